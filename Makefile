@@ -1,0 +1,33 @@
+# Two commands do all set-up on a machine that has only Python:
+#   make repro   install (uv + locked environment), then `dvc repro` on the bundled demo
+#   make test    install, then the whole test suite (what .ci/run calls)
+SHELL := /bin/bash
+PYTHON ?= python3
+# A uv on PATH is used as is; otherwise one is bootstrapped into .tools/ (a venv, so it also works
+# where the system Python refuses pip installs).
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+export UV_PYTHON_DOWNLOADS := never
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install repro test lint ui clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(UV)  ## Create .venv exactly as uv.lock pins it
+	$(UV) sync --locked
+
+repro: install  ## Run the whole pipeline (dvc repro)
+	$(UV) run dvc repro
+
+test: install  ## Run every test, slow ones included
+	$(UV) run pytest
+
+lint: install  ## Static checks
+	$(UV) run ruff check src tests benchmarks
+
+clean:  ## Remove the environment and caches (never data/ or the DVC cache)
+	rm -rf .venv .tools .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Render one synthetic clip: a figure on a domain-specific background.
+
+The label lives in motion only. An *achieved* figure travels across the frame (bouncing off the
+edges) and its size oscillates, like a child crawling and waving; a *not achieved* figure stays
+put with a constant size. Every per-frame quantity is drawn so that its distribution at any single
+frame is the same for both labels:
+
+* position: the achieved path is a reflection (triangle wave) of a uniform start on a circle of
+  twice the track length, so the position at any time is uniform on the track, exactly like the
+  static figure's uniform position;
+* size: ``mid + amp * sin(phase)`` with a uniform phase for both; only the achieved phase advances;
+* camera shake and sensor noise are drawn the same way for both labels.
+
+So no single frame says anything about the label, while two frames do. The domain shows in the
+background (stripe pattern and colour), as real milestone recordings differ by setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DOMAIN_STYLE: dict[str, tuple[tuple[int, int, int], str]] = {
+    "motor": ((90, 140, 90), "horizontal"),
+    "language": ((80, 110, 160), "vertical"),
+    "social": ((170, 120, 80), "checker"),
+    "cognitive": ((130, 95, 150), "diagonal"),
+}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything needed to render one clip deterministically."""
+
+    domain: str
+    achieved: bool
+    figure_rgb: tuple[int, int, int]
+    n_frames: int
+    seed: int
+
+
+def _background(rng: np.random.Generator, domain: str, height: int, width: int) -> np.ndarray:
+    base, pattern = DOMAIN_STYLE[domain]
+    color = np.clip(np.array(base) + rng.integers(-15, 16, 3), 0, 255).astype(np.float32)
+    period = int(rng.integers(10, 22))
+    yy, xx = np.mgrid[0:height, 0:width]
+    coord = {"horizontal": yy, "vertical": xx, "diagonal": xx + yy}.get(pattern)
+    if coord is None:
+        wave = ((xx // (period // 2)) + (yy // (period // 2))) % 2
+    else:
+        wave = (coord // (period // 2)) % 2
+    return color[None, None, :] + 22.0 * (wave[..., None] - 0.5)
+
+
+def _track(rng: np.random.Generator, n: int, lo: float, hi: float, moving: bool) -> np.ndarray:
+    """Positions on [lo, hi]: uniform at every frame; moving ones bounce at a fixed speed."""
+    length = hi - lo
+    if not moving:
+        return np.full(n, lo + rng.uniform(0, length))
+    start = rng.uniform(0, 2 * length)
+    speed = rng.uniform(1.2, 2.0) * rng.choice([-1.0, 1.0])
+    unfolded = np.mod(start + speed * np.arange(n), 2 * length)
+    return lo + np.where(unfolded <= length, unfolded, 2 * length - unfolded)
+
+
+def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) -> np.ndarray:
+    """Return the clip as an (n_frames, height, width, 3) uint8 RGB array."""
+    rng = np.random.default_rng(scene.seed)
+    pad = 3  # camera shake crops a padded canvas
+    canvas_h, canvas_w = height + 2 * pad, width + 2 * pad
+    background = _background(rng, scene.domain, canvas_h, canvas_w)
+    n = scene.n_frames
+    mid, amp = 0.15 * min(width, height), 0.05 * min(width, height)
+    margin = mid + amp + pad + 2
+    xs = _track(rng, n, margin, canvas_w - margin, scene.achieved)
+    ys = _track(rng, n, margin + 0.3 * mid, canvas_h - margin, scene.achieved)
+    phase0 = rng.uniform(0, 2 * np.pi)
+    period_frames = rng.uniform(0.8, 1.2) * fps
+    step = 2 * np.pi / period_frames if scene.achieved else 0.0
+    sizes = mid + amp * np.sin(phase0 + step * np.arange(n))
+    steps = rng.choice([-1, 0, 1], size=(n, 2), p=[0.1, 0.8, 0.1])  # a hand-held phone
+    shake = np.clip(np.cumsum(steps, axis=0), -pad, pad)
+    yy, xx = np.mgrid[0:canvas_h, 0:canvas_w].astype(np.float32)
+    figure = np.array(scene.figure_rgb, dtype=np.float32)
+    clip = np.empty((n, height, width, 3), dtype=np.uint8)
+    for t in range(n):
+        body = _soft_ellipse(xx, yy, xs[t], ys[t], 0.6 * sizes[t], sizes[t])
+        head = _soft_ellipse(xx, yy, xs[t], ys[t] - 1.25 * sizes[t], 0.45 * sizes[t], 0.45 * sizes[t])
+        alpha = np.maximum(body, head)[..., None]
+        frame = background * (1 - alpha) + figure * alpha
+        frame += rng.normal(0.0, noise_std, frame.shape) if noise_std else 0.0
+        dy, dx = shake[t] + pad
+        clip[t] = np.clip(frame[dy : dy + height, dx : dx + width], 0, 255).astype(np.uint8)
+    return clip
+
+
+def _soft_ellipse(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, rx: float, ry: float):
+    """Anti-aliased ellipse coverage in [0, 1] (about one pixel of soft edge)."""
+    dist = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    return np.clip((1.0 - dist) * min(rx, ry) + 0.5, 0.0, 1.0)

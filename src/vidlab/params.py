@@ -1,0 +1,248 @@
+"""Typed, validated view of params.yaml.
+
+Each section of params.yaml is loaded once into a frozen dataclass. A bad value stops with a
+message naming the key, what is allowed and what was found, e.g.::
+
+    The 'n_videos' parameter of demo must be an int in [4, 100000]. Got -3 instead.
+
+Unknown keys are refused too, so a typo never silently falls back to a default. Later stages add
+their section here: one dataclass per stage, named after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vidlab.errors import ParamsError
+
+_MISSING = object()
+
+
+def _spec(*, low: float | None = None, high: float | None = None, choices: tuple = ()) -> dict:
+    """Field metadata read by the validator: numeric bounds (inclusive) or allowed values."""
+    return {"low": low, "high": high, "choices": choices}
+
+
+def _describe(kind: Any, meta: Mapping) -> str:
+    names = {int: "an int", float: "a number", bool: "a bool (true/false)", str: "a string"}
+    if meta.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        return f"a list of {names[typing.get_args(kind)[0]].split(' ', 1)[1]}s"
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
+        return _describe(inner, meta) + " or null"
+    text = names[kind]
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and high is not None:
+        text += f" in [{low}, {high}]"
+    elif low is not None:
+        text += f" >= {low}"
+    return text
+
+
+def _coerce(kind: Any, value: Any, meta: Mapping) -> Any:
+    """Return ``value`` as ``kind`` or raise ValueError; bools are never numbers here."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
+        return _coerce(inner, value, meta)
+    if origin is tuple:
+        (item,) = typing.get_args(kind)[:1]
+        if not isinstance(value, list | tuple) or not value:
+            raise ValueError
+        return tuple(_coerce(item, v, {}) for v in value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ValueError
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError
+    return value
+
+
+def _build(cls: type, section: str, raw: Any) -> Any:
+    """Build dataclass ``cls`` from the mapping ``raw`` of section ``section``, validating it."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"The '{section}' section of params.yaml must be a mapping. Got {raw!r}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamsError(
+            f"Unknown key(s) {', '.join(map(repr, unknown))} in the '{section}' section of "
+            f"params.yaml. Allowed keys: {', '.join(sorted(fields))}."
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, spec in fields.items():
+        value = raw.get(name, _MISSING)
+        if value is _MISSING:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ParamsError(f"The '{name}' parameter of {section} is missing in params.yaml.")
+            continue
+        try:
+            values[name] = _coerce(hints[name], value, spec.metadata)
+        except (ValueError, TypeError):
+            raise ParamsError(
+                f"The '{name}' parameter of {section} must be "
+                f"{_describe(hints[name], spec.metadata)}. Got {value!r} instead."
+            ) from None
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class BaseParams:
+    """Project-wide settings every stage may read."""
+
+    seed: int = field(default=0, metadata=_spec(low=0, high=2**32 - 1))
+    target: str = field(default="label", metadata=_spec(choices=("label", "domain", "milestone_id")))
+    classes: tuple[str, ...] = ("achieved", "not_achieved")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the raw dataset lives: the bundled demo, or a real one (``source: custom``)."""
+
+    source: str = field(default="demo", metadata=_spec(choices=("demo", "custom")))
+    csv: str = "data/raw/demo/metadata.csv"
+    videos: str = "data/raw/demo/videos"
+
+    def __post_init__(self) -> None:
+        demo_root = Path("data/raw/demo")
+        inside = [Path(p).is_relative_to(demo_root) for p in (self.csv, self.videos)]
+        if self.source == "demo" and not all(inside):
+            raise ParamsError(
+                "data.source is 'demo' but data.csv/data.videos point elsewhere "
+                f"({self.csv!r}, {self.videos!r}). Set data.source: custom to use your own data."
+            )
+        if self.source == "custom" and any(inside):
+            raise ParamsError(
+                "data.source is 'custom' but data.csv/data.videos still point at the demo "
+                f"({self.csv!r}, {self.videos!r}). Point them at your CSV and video folder."
+            )
+
+
+@dataclass(frozen=True)
+class DemoParams:
+    """The synthetic demo dataset (see vidlab.demo)."""
+
+    n_videos: int = field(default=132, metadata=_spec(low=4, high=100_000))
+    n_children: int = field(default=33, metadata=_spec(low=2, high=10_000))
+    width: int = field(default=128, metadata=_spec(low=32, high=1920))
+    height: int = field(default=96, metadata=_spec(low=32, high=1080))
+    fps: int = field(default=15, metadata=_spec(low=5, high=60))
+    min_seconds: float = field(default=2.0, metadata=_spec(low=0.5, high=60))
+    max_seconds: float = field(default=4.0, metadata=_spec(low=0.5, high=60))
+    achieved_fraction: float = field(default=0.5, metadata=_spec(low=0.05, high=0.95))
+    audio_fraction: float = field(default=0.5, metadata=_spec(low=0.0, high=1.0))
+    noise_std: float = field(default=3.0, metadata=_spec(low=0.0, high=50.0))
+    crf: int = field(default=20, metadata=_spec(low=0, high=51))
+    plant_faults: bool = True
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+
+    def __post_init__(self) -> None:
+        if self.min_seconds > self.max_seconds:
+            raise ParamsError(
+                f"demo.min_seconds ({self.min_seconds}) must not exceed demo.max_seconds "
+                f"({self.max_seconds})."
+            )
+        if self.n_children > self.n_videos:
+            raise ParamsError(
+                f"demo.n_children ({self.n_children}) must not exceed demo.n_videos "
+                f"({self.n_videos}): every child needs at least one video."
+            )
+        if self.width % 2 or self.height % 2:
+            raise ParamsError(
+                f"demo.width and demo.height must be even for H.264 yuv420p. "
+                f"Got {self.width}x{self.height} instead."
+            )
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
+
+    experiment: str = "vidlab"
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Params:
+    """All sections of params.yaml, validated."""
+
+    base: BaseParams
+    data: DataParams
+    demo: DemoParams
+    tracking: TrackingParams
+
+
+SECTIONS: dict[str, type] = {
+    "base": BaseParams,
+    "data": DataParams,
+    "demo": DemoParams,
+    "tracking": TrackingParams,
+}
+
+
+def from_dict(raw: Mapping[str, Any]) -> Params:
+    """Validate a params mapping (as read from YAML) into :class:`Params`.
+
+    Raises:
+        ParamsError: on an unknown section or key, a missing key or a bad value.
+    """
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"params.yaml must hold a mapping of sections. Got {type(raw).__name__}.")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ParamsError(
+            f"Unknown section(s) {', '.join(map(repr, unknown))} in params.yaml. "
+            f"Known sections: {', '.join(SECTIONS)}."
+        )
+    return Params(**{name: _build(cls, name, raw.get(name)) for name, cls in SECTIONS.items()})
+
+
+def load(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml.
+
+    Args:
+        path: the YAML file.
+
+    Raises:
+        ParamsError: when the file is missing, is not YAML, or holds a bad value.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"No params file at {path}. Run vidlab from the project root.") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from None
+    return from_dict(raw)
