@@ -103,7 +103,7 @@ def demo(
     loaded = params_mod.load(params_file)
     if loaded.data.source != "demo":
         generate.skip(out, reason=f"data.source is {loaded.data.source!r}")
-        typer.echo(f"demo: skipped (data.source is {loaded.data.source!r}); wrote a marker to {out}")
+        typer.echo(f"demo: skipped ({loaded.data.source!r} data); wrote a marker to {out}")
         return
     summary = generate.run(loaded.demo, seed=loaded.base.seed, out=out)
     typer.echo(

@@ -71,7 +71,9 @@ def _coerce(kind: Any, value: Any, meta: Mapping) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError
     elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError
+        if not math.isfinite(value):
             raise ValueError
         value = float(value)
     elif kind is str:
@@ -121,7 +123,9 @@ class BaseParams:
     """Project-wide settings every stage may read."""
 
     seed: int = field(default=0, metadata=_spec(low=0, high=2**32 - 1))
-    target: str = field(default="label", metadata=_spec(choices=("label", "domain", "milestone_id")))
+    target: str = field(
+        default="label", metadata=_spec(choices=("label", "domain", "milestone_id"))
+    )
     classes: tuple[str, ...] = ("achieved", "not_achieved")
 
 

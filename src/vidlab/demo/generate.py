@@ -292,7 +292,7 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
         "videos": sum(job.kind == "video" for job in plan.jobs),
         "faults": len(plan.faults),
     }
-    log.info("demo: wrote %(files)d files and %(rows)d CSV rows (%(faults)d planted faults)", summary)
+    log.info("demo: wrote %(files)d files, %(rows)d CSV rows, %(faults)d planted faults", summary)
     return summary
 
 

@@ -86,7 +86,8 @@ def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) ->
     clip = np.empty((n, height, width, 3), dtype=np.uint8)
     for t in range(n):
         body = _soft_ellipse(xx, yy, xs[t], ys[t], 0.6 * sizes[t], sizes[t])
-        head = _soft_ellipse(xx, yy, xs[t], ys[t] - 1.25 * sizes[t], 0.45 * sizes[t], 0.45 * sizes[t])
+        head_r = 0.45 * sizes[t]
+        head = _soft_ellipse(xx, yy, xs[t], ys[t] - 1.25 * sizes[t], head_r, head_r)
         alpha = np.maximum(body, head)[..., None]
         frame = background * (1 - alpha) + figure * alpha
         frame += rng.normal(0.0, noise_std, frame.shape) if noise_std else 0.0

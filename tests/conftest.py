@@ -1,0 +1,71 @@
+"""Shared fixtures: tiny synthetic videos, a shrunken params profile, the demo dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidlab import params as params_mod
+from vidlab.demo.encode import write_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+# A demo small enough for a test to generate in a second or two, still with every planted fault.
+SMALL_DEMO = {
+    "n_videos": 12,
+    "n_children": 4,
+    "width": 64,
+    "height": 48,
+    "min_seconds": 1.0,
+    "max_seconds": 1.5,
+    "workers": 1,
+}
+
+
+@pytest.fixture
+def params() -> params_mod.Params:
+    """The repository's params.yaml, validated."""
+    return params_mod.load(ROOT / "params.yaml")
+
+
+@pytest.fixture
+def small_params(params: params_mod.Params) -> params_mod.Params:
+    """params.yaml with the demo shrunk to :data:`SMALL_DEMO`."""
+    return dataclasses.replace(params, demo=dataclasses.replace(params.demo, **SMALL_DEMO))
+
+
+@pytest.fixture
+def tiny_video(tmp_path: Path) -> Callable[..., Path]:
+    """Factory for small real H.264 mp4 files whose frame ``i`` has grey level ``8 * i``.
+
+    The grey level encodes the frame index, so a test can tell which frames a reader returned.
+    """
+
+    def make(name: str = "tiny.mp4", *, n_frames: int = 16, size: tuple[int, int] = (64, 48),
+             fps: int = 15, pts_ms: list[int] | None = None) -> Path:
+        width, height = size
+        frames = [np.full((height, width, 3), (8 * i) % 256, np.uint8) for i in range(n_frames)]
+        path = tmp_path / name
+        write_video(path, frames, fps=fps, crf=0, pts_ms=pts_ms)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full default demo dataset, generated once per test session."""
+    from vidlab.demo import generate
+
+    loaded = params_mod.load(ROOT / "params.yaml")
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    generate.run(loaded.demo, seed=loaded.base.seed, out=out)
+    return out

@@ -1,0 +1,46 @@
+"""Atomic outputs: a failed run leaves the previous output untouched and no debris."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vidlab.errors import DataError
+from vidlab.fsutil import atomic_dir, atomic_write_text, sha256_file
+
+
+def test_atomic_dir_replaces_own_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with atomic_dir(out, marker="MARK") as tmp:
+        (tmp / "MARK").write_text("1")
+    with atomic_dir(out, marker="MARK") as tmp:
+        (tmp / "MARK").write_text("2")
+    assert (out / "MARK").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_failure_keeps_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with atomic_dir(out, marker="MARK") as tmp:
+        (tmp / "MARK").write_text("good")
+    with pytest.raises(RuntimeError), atomic_dir(out, marker="MARK") as tmp:
+        (tmp / "MARK").write_text("half")
+        raise RuntimeError("stage failed")
+    assert (out / "MARK").read_text() == "good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_foreign_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match="Refusing to overwrite"), atomic_dir(tmp_path, marker="M"):
+        pass
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_atomic_write_text_and_hash(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b.txt"
+    atomic_write_text(path, "hello\n")
+    assert path.read_text() == "hello\n"
+    assert sha256_file(path) == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+    assert [p.name for p in path.parent.iterdir()] == ["b.txt"]

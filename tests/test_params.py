@@ -1,0 +1,113 @@
+"""params.yaml loading: defaults, and a clear message for every kind of bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vidlab import params as params_mod
+from vidlab.errors import ParamsError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repo_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_repository_params_load() -> None:
+    loaded = params_mod.load(ROOT / "params.yaml")
+    assert loaded.data.source == "demo"
+    assert loaded.base.target == "label"
+    assert loaded.demo.n_videos >= 120
+    assert loaded.tracking.experiment
+
+
+def test_every_key_in_params_yaml_is_a_field() -> None:
+    """params.yaml spells out every parameter, so nothing hides behind a code default."""
+    raw = repo_params()
+    for name, cls in params_mod.SECTIONS.items():
+        fields = {f for f in cls.__dataclass_fields__}
+        assert set(raw[name]) == fields, name
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("demo", "n_videos", -3,
+         "The 'n_videos' parameter of demo must be an int in [4, 100000]. Got -3 instead."),
+        ("demo", "n_videos", True, "must be an int in [4, 100000]. Got True instead."),
+        ("demo", "n_videos", "12", "must be an int in [4, 100000]. Got '12' instead."),
+        ("demo", "fps", 2.5, "The 'fps' parameter of demo must be an int in [5, 60]."),
+        ("demo", "noise_std", float("nan"), "'noise_std' parameter of demo must be a number"),
+        ("demo", "plant_faults", "yes", "must be a bool (true/false). Got 'yes' instead."),
+        ("data", "source", "s3", "must be one of 'demo', 'custom'. Got 's3' instead."),
+        ("base", "target", "age", "must be one of 'label', 'domain', 'milestone_id'."),
+        ("base", "classes", [], "The 'classes' parameter of base must be a list of strings."),
+        ("base", "seed", -1, "The 'seed' parameter of base must be an int in [0, 4294967295]."),
+        ("tracking", "experiment", "", "The 'experiment' parameter of tracking must be a string."),
+    ],
+)
+def test_bad_value_names_key_allowed_and_found(section, key, value, message) -> None:
+    raw = repo_params()
+    raw[section][key] = value
+    with pytest.raises(ParamsError) as info:
+        params_mod.from_dict(raw)
+    assert message in str(info.value)
+
+
+def test_unknown_key_lists_allowed_keys() -> None:
+    raw = repo_params()
+    raw["demo"]["n_video"] = 10
+    with pytest.raises(ParamsError, match=r"Unknown key\(s\) 'n_video' in the 'demo' section"):
+        params_mod.from_dict(raw)
+
+
+def test_unknown_section() -> None:
+    raw = repo_params() | {"trian": {}}
+    with pytest.raises(ParamsError, match="Unknown section"):
+        params_mod.from_dict(raw)
+
+
+def test_missing_required_key_falls_back_to_default() -> None:
+    raw = repo_params()
+    del raw["demo"]["crf"]
+    assert params_mod.from_dict(raw).demo.crf == params_mod.DemoParams().crf
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"demo": {"min_seconds": 5.0, "max_seconds": 2.0}}, "must not exceed demo.max_seconds"),
+        ({"demo": {"n_videos": 5, "n_children": 9}}, "every child needs at least one video"),
+        ({"demo": {"width": 97}}, "must be even"),
+        ({"data": {"csv": "/data/study/meta.csv"}}, "Set data.source: custom"),
+        ({"data": {"source": "custom"}}, "Point them at your CSV"),
+    ],
+)
+def test_cross_field_checks(change: dict, message: str) -> None:
+    raw = repo_params()
+    for section, values in change.items():
+        raw[section].update(values)
+    with pytest.raises(ParamsError, match=message):
+        params_mod.from_dict(raw)
+
+
+def test_custom_source_accepts_real_paths() -> None:
+    raw = repo_params()
+    raw["data"] = {"source": "custom", "csv": "/study/meta.csv", "videos": "/study/videos"}
+    assert params_mod.from_dict(raw).data.videos == "/study/videos"
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="No params file"):
+        params_mod.load(tmp_path / "params.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("demo: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        params_mod.load(bad)
+    bad.write_text("- a list\n")
+    with pytest.raises(ParamsError, match="mapping of sections"):
+        params_mod.load(bad)
