@@ -55,7 +55,8 @@ def test_dvc_repro_builds_demo_then_has_nothing_to_do(project: Path) -> None:
     demo = project / "data" / "raw" / "demo"
     faults = json.loads((demo / "faults.json").read_text())["faults"]
     assert len(faults) == 12
-    assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + 9  # files of planted faults
+    planted_files = 9
+    assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + planted_files
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     assert lock["stages"]["demo"]["outs"][0]["path"] == "data/raw/demo"
 
