@@ -22,6 +22,7 @@ IGNORE = shutil.ignore_patterns(".git", ".venv", ".tools", "data", "models", "re
 
 def run(cmd: list[str], cwd: Path) -> str:
     env = os.environ | {
+        "VIDLAB_KEY_DIR": str(cwd.parent / "keys"),  # the mapping goes beside the key
         # the venv's bin holds `vidlab`, which dvc.yaml's commands call
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "DVC_NO_ANALYTICS": "1",
@@ -49,21 +50,46 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_dvc_repro_builds_demo_then_has_nothing_to_do(project: Path) -> None:
+def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    assert "Running stage 'demo'" in first
+    for stage in ("demo", "ingest", "report"):
+        assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
     faults = json.loads((demo / "faults.json").read_text())["faults"]
     assert len(faults) == 12
     planted_files = 9
     assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + planted_files
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert lock["stages"]["demo"]["outs"][0]["path"] == "data/raw/demo"
+    assert set(lock["stages"]) == {"demo", "ingest", "report"}
+    summary = json.loads((project / "reports" / "summary" / "summary.json").read_text())
+    assert summary["total_videos"] >= SMALL_DEMO["n_videos"]
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
     assert "Data and pipelines are up to date." in run(["dvc", "status"], project)
+    assert_no_identifiers(project, demo)
 
     # The outputs are in the DVC cache and can be pushed to the default local remote.
     run(["dvc", "push"], project)
     assert any((project / ".dvc-remote").rglob("*"))
+
+
+def assert_no_identifiers(project: Path, demo: Path) -> None:
+    """No child name, raw file name, child id or exact date under data/interim or reports/."""
+    import csv
+
+    from vidlab.demo.catalog import FIRST_NAMES
+
+    with open(demo / "metadata.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    needles = {n for n in FIRST_NAMES if len(n) >= 4}
+    for row in rows:
+        needles |= {row["filename"], Path(row["filename"]).stem, row["child_id"],
+                    row["recorded_on"]}
+    for root in (project / "data" / "interim", project / "reports"):
+        for path in (p for p in root.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            for needle in needles:
+                assert needle not in str(path.relative_to(project)), path
+                if path.suffix != ".mp4" or len(needle) >= 6:
+                    assert needle.encode() not in data, (path, needle)

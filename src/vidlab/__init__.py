@@ -1,3 +1,14 @@
 """vidlab: a data-versioned experiment repository for annotated video datasets."""
 
 __version__ = "0.1.0"
+
+__all__ = ["VideoDatasetManager", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `import vidlab` (and the CLI) stays light: the manager pulls in pandas and PyAV.
+    if name == "VideoDatasetManager":
+        from vidlab.ingest.manager import VideoDatasetManager
+
+        return VideoDatasetManager
+    raise AttributeError(f"module 'vidlab' has no attribute {name!r}")

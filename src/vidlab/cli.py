@@ -112,5 +112,67 @@ def demo(
     )
 
 
+@app.command()
+@_stage
+def ingest(
+    csv: Annotated[Path | None, typer.Option(help="Metadata CSV (default: data.csv).")] = None,
+    videos: Annotated[
+        Path | None, typer.Option(help="Folder the CSV's file names are in (default: data.videos).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the de-identified data.")] = paths.INTERIM,
+    reports: Annotated[
+        Path, typer.Option(help="Folder for the leak verification and counts.")
+    ] = paths.REPORTS / "deidentify",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the original -> pseudonym mapping; write nothing."),
+    ] = False,
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Read the metadata CSV, quarantine bad rows, de-identify every video and verify no leak."""
+    from vidlab import params as params_mod
+    from vidlab.ingest import stage
+
+    loaded = params_mod.load(params_file)
+    csv_path = csv or Path(loaded.data.csv)
+    video_dir = videos or Path(loaded.data.videos)
+    counts = stage.run(loaded, csv_path=csv_path, videos=video_dir, out=out, reports=reports,
+                       dry_run=dry_run)
+    if dry_run:
+        for original, pseudo in sorted(counts["mapping"].items()):
+            typer.echo(f"{original} -> {pseudo}")
+        typer.echo(f"(dry run: {len(counts['mapping'])} videos; nothing was written)")
+        return
+    typer.echo(
+        f"ingest: {counts['usable_videos']} of {counts['rows_read']} rows usable, "
+        f"{counts['problems']} problem(s) quarantined -> {out / 'quarantine_ingest.csv'}"
+    )
+
+
+@app.command()
+@_stage
+def report(
+    metadata: Annotated[
+        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
+    ] = paths.INTERIM / "metadata.csv",
+    quarantine: Annotated[
+        Path, typer.Option(help="Quarantine CSV to summarise in the quality checks.")
+    ] = paths.INTERIM / "quarantine_ingest.csv",
+    out: Annotated[Path, typer.Option(help="Folder for the summary files.")] = paths.REPORTS
+    / "summary",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Write the dataset summary: distributions, cross-tabs, ASCII bars, JSON, Markdown, charts."""
+    from vidlab import params as params_mod
+    from vidlab.analytics import report as report_mod
+    from vidlab.ingest.stage import fingerprint
+
+    loaded = params_mod.load(params_file)
+    text = metadata.read_text(encoding="utf-8") if metadata.is_file() else ""
+    summary = report_mod.run(params=loaded, metadata_csv=metadata, quarantine_csv=quarantine,
+                             out=out, fingerprint=fingerprint(text))
+    typer.echo(f"report: {summary['total_videos']} videos summarised -> {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

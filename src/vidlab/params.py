@@ -39,6 +39,8 @@ def _describe(kind: Any, meta: Mapping) -> str:
     origin = typing.get_origin(kind)
     if origin is tuple:
         return f"a list of {names[typing.get_args(kind)[0]].split(' ', 1)[1]}s"
+    if origin is dict:
+        return "a mapping of strings to strings"
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
         return _describe(inner, meta) + " or null"
@@ -59,6 +61,10 @@ def _coerce(kind: Any, value: Any, meta: Mapping) -> Any:
             return None
         inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
         return _coerce(inner, value, meta)
+    if origin is dict:
+        if not isinstance(value, Mapping) or not value:
+            raise ValueError
+        return {_coerce(str, k, {}): _coerce(str, v, {}) for k, v in value.items()}
     if origin is tuple:
         (item,) = typing.get_args(kind)[:1]
         if not isinstance(value, list | tuple) or not value:
@@ -188,6 +194,59 @@ class DemoParams:
             )
 
 
+def _default_domains() -> dict[str, str]:
+    return {"M": "motor", "L": "language", "S": "social", "C": "cognitive"}
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """Reading the CSV, de-identification and the derived columns (domain, age group)."""
+
+    domains: dict[str, str] = field(default_factory=_default_domains)
+    age_bins: tuple[int, ...] = (6, 12, 18, 24, 30, 36)
+    dates: str = field(default="quarter", metadata=_spec(choices=("drop", "year", "quarter",
+                                                                  "keep")))
+    audio: str = field(default="keep", metadata=_spec(choices=("keep", "drop")))
+    pseudonym_length: int = field(default=16, metadata=_spec(low=8, high=64))
+    extensions: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+
+    def __post_init__(self) -> None:
+        bins = self.age_bins
+        if any(b <= a for a, b in zip(bins, bins[1:], strict=False)) or bins[0] < 0:
+            raise ParamsError(
+                f"ingest.age_bins must be increasing upper bounds in months, e.g. "
+                f"[6, 12, 18, 24, 30, 36]. Got {list(bins)} instead."
+            )
+        for prefix in self.domains:
+            if not prefix.isalnum():
+                raise ParamsError(
+                    f"ingest.domains keys are milestone prefixes such as 'M'. Got {prefix!r}."
+                )
+        for ext in self.extensions:
+            if not ext.startswith("."):
+                raise ParamsError(f"ingest.extensions must start with a dot. Got {ext!r}.")
+
+    @property
+    def max_age(self) -> int:
+        """The oldest age in months the bins cover."""
+        return self.age_bins[-1]
+
+    def age_groups(self) -> list[str]:
+        """Labels of the bins in order: '0-6m', '7-12m', ..."""
+        lows = [0, *(b + 1 for b in self.age_bins[:-1])]
+        return [f"{lo}-{hi}m" for lo, hi in zip(lows, self.age_bins, strict=True)]
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The dataset summary report."""
+
+    bar_width: int = field(default=50, metadata=_spec(low=10, high=200))
+    top_milestones: int = field(default=10, metadata=_spec(low=1, high=1000))
+    age_tolerance_months: int = field(default=6, metadata=_spec(low=0, high=36))
+
+
 @dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
@@ -203,6 +262,8 @@ class Params:
     base: BaseParams
     data: DataParams
     demo: DemoParams
+    ingest: IngestParams
+    report: ReportParams
     tracking: TrackingParams
 
 
@@ -210,6 +271,8 @@ SECTIONS: dict[str, type] = {
     "base": BaseParams,
     "data": DataParams,
     "demo": DemoParams,
+    "ingest": IngestParams,
+    "report": ReportParams,
     "tracking": TrackingParams,
 }
 

@@ -1,0 +1,240 @@
+"""The `ingest` stage: read, normalise, de-identify, verify.
+
+Inputs are only read: originals are never modified or moved. Outputs (all de-identified)::
+
+    <out>/videos/<video_id>.<ext>      remuxed, metadata-free copies
+    <out>/metadata.csv                 schema.METADATA_COLUMNS, one row per usable video
+    <out>/quarantine_ingest.csv        schema.QUARANTINE_COLUMNS, one row per problem
+    <reports>/verification.json        the leak check of everything above
+    <reports>/ingest.json              counts: rows read, kept, quarantined by reason, files
+
+The original -> pseudonym mapping goes beside the HMAC key (see keys.py), nowhere else.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from vidlab.errors import DataError
+from vidlab.fsutil import atomic_dir, atomic_write_text, sha256_file
+from vidlab.ingest import deid, keys, leaks, rows
+from vidlab.ingest.csvread import read_rows
+from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
+from vidlab.params import Params
+from vidlab.progress import track
+
+log = logging.getLogger(__name__)
+
+VIDEOS_MARKER = ".vidlab-ingest"
+
+
+@dataclass
+class Checked:
+    """The rows after normalisation and file matching, before any file is read."""
+
+    records: list[rows.Record]
+    problems: list[rows.Problem]
+    n_rows: int
+    csv_rows: list
+
+
+def check(params: Params, *, csv_path: Path, videos: Path) -> Checked:
+    """Read the CSV and match rows to files (reads no video)."""
+    if not Path(videos).is_dir():
+        raise DataError(f"The video folder {videos} does not exist or is not a folder. Check "
+                        "data.videos in params.yaml.")
+    _, csv_rows = read_rows(csv_path)
+    index = rows.index_videos(Path(videos), params.ingest.extensions)
+    classes = params.base.classes
+    records, problems, named = [], [], set()
+    for row in csv_rows:
+        result = rows.check_row(row, Path(videos), index, params.ingest, classes)
+        if isinstance(result, rows.Record):
+            records.append(result)
+            named.add(result.path)
+        else:
+            problems += result
+            named.update(p.path for p in result if p.path is not None)
+    records, duplicates = rows.dedupe(records, params.ingest, classes)
+    problems += duplicates + rows.orphans(index, named, params.ingest, classes)
+    return Checked(records, problems, len(csv_rows), csv_rows)
+
+
+def _workers(requested: int, jobs: int) -> int:
+    return max(1, min(requested or (os.cpu_count() or 1), jobs))
+
+
+def deidentify(records: list[rows.Record], out_videos: Path, key: bytes,
+               params: Params) -> list[dict]:
+    """Remux every record's file into ``out_videos``; results in record order."""
+    args = [(r.path, out_videos, key, r.filename, params.ingest.pseudonym_length,
+             params.ingest.audio == "keep") for r in records]
+    workers = _workers(params.ingest.workers, len(args))
+    if workers == 1:
+        return [deid.deidentify_one(*a) for a in track(args, total=len(args), desc="ingest")]
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(deid.deidentify_one, *a) for a in args]
+        return [f.result() for f in track(futures, total=len(futures), desc="ingest")]
+
+
+def _csv(columns: tuple[str, ...], records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def _metadata_row(record: rows.Record, result: dict, key: bytes, length: int) -> dict:
+    return {
+        "video_id": result["video_id"], "filename": result["filename"],
+        "subject_id": deid.subject_pseudonym(key, record.child_id, length),
+        "child_age": record.child_age, "age_group": record.age_group,
+        "milestone_id": record.milestone_id,
+        "milestone_age": "" if record.milestone_age is None else record.milestone_age,
+        "domain": record.domain, "label": record.label,
+        "recorded_period": record.recorded_period,
+        "size_bytes": result["size_bytes"], "sha256": result["sha256"],
+    }
+
+
+def _problem_row(item: rows.Problem) -> dict:
+    return {"stage": "ingest", "line": item.line or "", "video_id": item.video_id,
+            "column": item.column, "value": item.value, "reason": item.reason,
+            "detail": item.detail}
+
+
+def _pseudonymise_problems(problems: list[rows.Problem], key: bytes, length: int,
+                           videos: Path) -> None:
+    """Give quarantined entries whose file exists a video_id, so later stages can link them."""
+    for item in problems:
+        if item.path is not None and item.path.exists() and not item.video_id:
+            name = item.path.relative_to(videos).as_posix()
+            item.video_id = deid.pseudonym(key, sha256_file(item.path), name, length)
+
+
+def fingerprint(metadata_csv_text: str) -> str:
+    """Content fingerprint of the de-identified dataset (the CSV holds every video's sha256)."""
+    return "fp-" + hashlib.sha256(metadata_csv_text.encode()).hexdigest()[:16]
+
+
+def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Path,
+        dry_run: bool = False, key: bytes | None = None) -> dict:
+    """Run the ingest stage.
+
+    Args:
+        params: all params (reads base, data and ingest).
+        csv_path: the researchers' metadata CSV.
+        videos: the folder the CSV's file names are relative to.
+        out: folder for the de-identified data (e.g. data/interim).
+        reports: folder for the verification and counts (e.g. reports/deidentify).
+        dry_run: only compute and return the mapping; write nothing.
+        key: the HMAC key; by default the one for ``params.data.source`` (see keys.load_key).
+
+    Returns:
+        Counts (and, for a dry run, the mapping original name -> pseudonymous file name).
+
+    Raises:
+        DataError: on an unusable CSV or folder, no usable video, or a privacy leak.
+    """
+    key = key or keys.load_key(params.data.source)
+    length = params.ingest.pseudonym_length
+    checked = check(params, csv_path=csv_path, videos=videos)
+    if dry_run:
+        mapping = {r.filename: deid.pseudonym(key, sha256_file(r.path), r.filename, length)
+                   + r.path.suffix.lower() for r in checked.records}
+        return {"dry_run": True, "mapping": mapping, **_counts(checked, [], checked.problems)}
+    problems, meta_rows, mapping = list(checked.problems), [], {}
+    with atomic_dir(out / "videos", marker=VIDEOS_MARKER) as tmp_videos:
+        (tmp_videos / VIDEOS_MARKER).write_text("Written by `vidlab ingest`.\n")
+        results = deidentify(checked.records, tmp_videos, key, params)
+        for record, result in zip(checked.records, results, strict=True):
+            if result["status"] == "ok":
+                meta_rows.append(_metadata_row(record, result, key, length))
+                mapping[record.filename] = result["filename"]
+            else:
+                problems.append(rows.Problem(record.line, "file", "", result["status"],
+                                             result["detail"], record.path, result["video_id"]))
+        if not meta_rows:
+            raise DataError(f"No usable video: all {checked.n_rows} rows were quarantined. "
+                            f"See the reasons with --verbose or fix {csv_path} and {videos}.")
+        _pseudonymise_problems(problems, key, length, Path(videos))
+        problems.sort(key=lambda p: (p.line is None, p.line or 0, p.column, p.video_id))
+        meta_text = _csv(METADATA_COLUMNS, meta_rows)
+        quarantine_text = _csv(QUARANTINE_COLUMNS, [_problem_row(p) for p in problems])
+        counts = _counts(checked, meta_rows, problems) | {"dataset_fingerprint":
+                                                           fingerprint(meta_text)}
+        staged = tmp_videos.parent / f".{tmp_videos.name}.tables"
+        staged.mkdir()
+        try:
+            (staged / "metadata.csv").write_text(meta_text, encoding="utf-8")
+            (staged / "quarantine_ingest.csv").write_text(quarantine_text, encoding="utf-8")
+            (staged / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
+            keep_dates = params.ingest.dates == "keep"
+            terms = leaks.forbidden_terms(checked.csv_rows, check_dates=not keep_dates)
+            outputs = {"data/interim/videos": tmp_videos} | {
+                f"data/interim/{name}": staged / name
+                for name in ("metadata.csv", "quarantine_ingest.csv")
+            } | {"reports/deidentify/ingest.json": staged / "ingest.json"}
+            report = leaks.verify(outputs, terms)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+        _write_reports(reports, counts, report)
+        if not report["ok"]:
+            raise DataError(f"De-identification check failed: {len(report['leaks'])} leak(s) and "
+                            f"{len(report['metadata_violations'])} metadata violation(s). Nothing "
+                            f"was published; see {reports / 'verification.json'}.")
+    atomic_write_text(out / "metadata.csv", meta_text)
+    atomic_write_text(out / "quarantine_ingest.csv", quarantine_text)
+    counts["mapping_file"] = str(_write_mapping(params, key, csv_path, mapping, checked))
+    _log_summary(counts, out)
+    return counts
+
+
+def _counts(checked: Checked, meta_rows: list[dict], problems: list[rows.Problem]) -> dict:
+    reasons = Counter(p.reason for p in problems)
+    return {
+        "rows_read": checked.n_rows,
+        "usable_videos": len(meta_rows),
+        "quarantined_rows": len({p.line for p in problems if p.line is not None}),
+        "problems": len(problems),
+        "problems_by_reason": dict(sorted(reasons.items())),
+        "files_without_rows": reasons.get("no_metadata_row", 0),
+        "labels_normalised": sum("label_normalised" in r.notes for r in checked.records),
+    }
+
+
+def _write_reports(reports: Path, counts: dict, report: dict) -> None:
+    with atomic_dir(reports, marker="verification.json") as tmp:
+        atomic_write_text(tmp / "verification.json", json.dumps(report, indent=2) + "\n")
+        atomic_write_text(tmp / "ingest.json", json.dumps(counts, indent=2) + "\n")
+
+
+def _write_mapping(params: Params, key: bytes, csv_path: Path, mapping: dict,
+                   checked: Checked) -> Path:
+    length = params.ingest.pseudonym_length
+    subjects = {r.child_id: deid.subject_pseudonym(key, r.child_id, length)
+                for r in checked.records if r.child_id}
+    label = keys.dataset_label(key, csv_path)
+    path = keys.write_private("video_mapping.json", {"videos": mapping, "subjects": subjects},
+                              label=label)
+    log.info("ingest: the re-identification mapping is beside the key (mode 0600): %s", path)
+    return path
+
+
+def _log_summary(counts: dict, out: Path) -> None:
+    log.info("ingest: %d of %d rows usable", counts["usable_videos"], counts["rows_read"])
+    if counts["problems"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in counts["problems_by_reason"].items())
+        log.warning("ingest: %d problem(s) quarantined (%s); see %s (line numbers refer to your "
+                    "CSV)", counts["problems"], reasons, out / "quarantine_ingest.csv")
