@@ -362,3 +362,23 @@ def test_summary_counts_equal_counts_from_the_csv(ingested: dict, demo_dataset: 
         g: sum(groups[max(0, (int(r["child_age"]) - 1) // 6)] == g for r in rows) for g in groups}
     flagged = summary["age_milestone_inconsistent"]
     assert len(flagged) == 1 and flagged[0]["milestone_id"].endswith("_30M_001")
+
+
+@pytest.mark.parametrize(
+    ("term", "data", "hit"),
+    [
+        ("Aarav_2023-04-14_S_18M_002", b"title=Aarav_2023-04-14_S_18M_002.mp4", True),
+        ("1001", b"ab1001cd", False),
+        ("1001", b"id 1001.", True),
+        ("Léa 2024-01-05.mp4", "x Léa 2024-01-05.mp4 y".encode(), True),
+        ("Léa 2024-01-05.mp4", "x Léa 2024-01-05.mp4y".encode(), False),
+        ("K-17", b"child K-17,", True),
+        ("K-17", b"XK-17", False),
+        ("outside", b"path_outside_data", False),
+        ("2024-03-15", b"\x00\x1f2024-03-15T10:21:33Z", True),
+        ("2024-03-15", b"12024-03-15", False),
+    ],
+)
+def test_term_index_matches_whole_words(term: str, data: bytes, hit: bool) -> None:
+    kind = "exact_date" if term[:4].isdigit() else "original_filename"
+    assert bool(leaks.TermIndex({term: kind}, 1).kinds_in(data)) is hit
