@@ -382,3 +382,41 @@ def test_summary_counts_equal_counts_from_the_csv(ingested: dict, demo_dataset: 
 def test_term_index_matches_whole_words(term: str, data: bytes, hit: bool) -> None:
     kind = "exact_date" if term[:4].isdigit() else "original_filename"
     assert bool(leaks.TermIndex({term: kind}, 1).kinds_in(data)) is hit
+
+
+def rewrap(src: Path, dst: Path, *, extras: bool) -> None:
+    """Copy ``src`` into another container, with identifying tags (and chapters/attachments)."""
+    from fractions import Fraction
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        out.metadata.update({"title": "Noah at home", "creation_time": "2024-02-01T09:00:00Z"})
+        source = inp.streams.video[0]
+        stream = out.add_stream_from_template(source)
+        stream.time_base = source.time_base  # AVI otherwise counts every tick as a frame
+        stream.metadata["title"] = "Noah"
+        if extras:
+            out.set_chapters([{"id": 1, "start": 0, "end": 1000, "time_base": Fraction(1, 1000),
+                               "metadata": {"title": "Noah crawls"}}])
+            out.add_attachment("notes.txt", "text/plain", b"Noah, K-18, 2024-02-01")
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+
+
+@pytest.mark.parametrize(("suffix", "extras"), [(".mov", False), (".mkv", True), (".avi", False)])
+def test_other_containers_are_stripped(custom: dict, suffix: str, extras: bool) -> None:
+    original = custom["videos"] / "noah_2024-02-01.mp4"
+    rewrap(original, original.with_suffix(suffix), extras=extras)
+    original.unlink()
+    counts = ingest(custom, GOOD.replace("noah_2024-02-01.mp4", f"noah_2024-02-01{suffix}"))
+    assert counts["usable_videos"] == 3
+    row = read_csv(custom["tmp"] / "interim" / "metadata.csv")[1]
+    path = custom["tmp"] / "interim" / "videos" / row["filename"]
+    assert path.suffix == suffix
+    with av.open(str(path)) as container:
+        tags = {t.lower() for t, v in container.metadata.items() if (t, v) != ("encoder", "Lavf")}
+        assert not IDENTIFYING_TAGS & tags  # Matroska must name a muxing app: bare "Lavf"
+        assert [s.type for s in container.streams] == ["video"]
+        assert not container.chapters()
+    assert b"Noah" not in path.read_bytes()
