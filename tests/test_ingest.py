@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import stat
 from pathlib import Path
@@ -43,11 +42,12 @@ def ingested(demo_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> di
 
     loaded = params_mod.load(ROOT / "params.yaml")
     work = tmp_path_factory.mktemp("ingest")
-    os.environ["VIDLAB_KEY_DIR"] = str(work / "keys")
     before = tree_digest(demo_dataset)
-    counts = stage.run(loaded, csv_path=demo_dataset / "metadata.csv",
-                       videos=demo_dataset / "videos", out=work / "interim",
-                       reports=work / "reports")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VIDLAB_KEY_DIR", str(work / "keys"))
+        counts = stage.run(loaded, csv_path=demo_dataset / "metadata.csv",
+                           videos=demo_dataset / "videos", out=work / "interim",
+                           reports=work / "reports")
     return {"counts": counts, "out": work / "interim", "reports": work / "reports",
             "keys": work / "keys", "before": before, "params": loaded}
 
