@@ -420,3 +420,13 @@ def test_other_containers_are_stripped(custom: dict, suffix: str, extras: bool) 
         assert [s.type for s in container.streams] == ["video"]
         assert not container.chapters()
     assert b"Noah" not in path.read_bytes()
+
+
+@pytest.mark.parametrize(("mode", "period"), [("quarter", "2024-Q1"), ("year", "2024"),
+                                               ("drop", ""), ("keep", "2024-01-05")])
+def test_date_generalisation(custom: dict, mode: str, period: str, caplog) -> None:
+    custom["params"] = dataclasses.replace(custom["params"], ingest=dataclasses.replace(
+        custom["params"].ingest, dates=mode))
+    ingest(custom, GOOD)
+    assert read_csv(custom["tmp"] / "interim" / "metadata.csv")[0]["recorded_period"] == period
+    assert ("exact recording dates stay" in caplog.text) is (mode == "keep")

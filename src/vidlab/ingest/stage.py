@@ -148,6 +148,9 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
         DataError: on an unusable CSV or folder, no usable video, or a privacy leak.
     """
     key = key or keys.load_key(params.data.source)
+    if params.ingest.dates == "keep":
+        log.warning("ingest.dates is 'keep': exact recording dates stay in the de-identified "
+                    "data and are not leak-checked. Use 'quarter' or 'year' to share the data.")
     length = params.ingest.pseudonym_length
     checked = check(params, csv_path=csv_path, videos=videos)
     if dry_run:
