@@ -52,7 +52,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    for stage in ("demo", "ingest", "report"):
+    for stage in ("demo", "ingest", "report", "probe"):
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
     faults = json.loads((demo / "faults.json").read_text())["faults"]
@@ -60,9 +60,11 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     planted_files = 9
     assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + planted_files
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"demo", "ingest", "report"}
+    assert set(lock["stages"]) == {"demo", "ingest", "report", "probe"}
     summary = json.loads((project / "reports" / "summary" / "summary.json").read_text())
     assert summary["total_videos"] >= SMALL_DEMO["n_videos"]
+
+    assert_file_faults_found(project, faults)
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -93,3 +95,26 @@ def assert_no_identifiers(project: Path, demo: Path) -> None:
                 assert needle not in str(path.relative_to(project)), path
                 if path.suffix != ".mp4" or len(needle) >= 6:
                     assert needle.encode() not in data, (path, needle)
+
+
+def assert_file_faults_found(project: Path, faults: list[dict]) -> None:
+    """Each planted file fault is in the quarantine or the manifest, with the right reason."""
+    import csv
+
+    import pandas as pd
+
+    (mapping_file,) = (project.parent / "keys").rglob("video_mapping.json")
+    mapping = json.loads(mapping_file.read_text())["videos"]
+    manifest = pd.read_parquet(project / "data" / "interim" / "manifest.parquet")
+    with open(project / "data" / "interim" / "quarantine_ingest.csv", encoding="utf-8") as f:
+        quarantined = {(r["line"], r["reason"]) for r in csv.DictReader(f)}
+    by_kind = {f["kind"]: f for f in faults}
+    for kind, reason in (("zero_byte", "zero_byte"), ("truncated", "truncated"),
+                         ("non_video", "unreadable"), ("missing_file", "missing_file")):
+        assert (str(by_kind[kind]["lines"][0]), reason) in quarantined, kind
+    assert ("", "no_metadata_row") in quarantined
+    vfr_id = mapping[by_kind["vfr"]["filename"]].split(".")[0]
+    flagged = manifest.set_index("video_id").loc[vfr_id]
+    assert flagged["vfr"] and "vfr" in flagged["warnings"] and flagged["status"] == "ok"
+    others = manifest[manifest["video_id"] != vfr_id]
+    assert (others["status"] == "ok").all() and (others["warnings"] == "").all()

@@ -174,5 +174,35 @@ def report(
     typer.echo(f"report: {summary['total_videos']} videos summarised -> {out}")
 
 
+@app.command()
+@_stage
+def probe(
+    metadata: Annotated[
+        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
+    ] = paths.INTERIM / "metadata.csv",
+    videos: Annotated[Path, typer.Option(help="De-identified videos.")] = paths.INTERIM / "videos",
+    manifest: Annotated[Path, typer.Option(help="Manifest to write.")] = paths.INTERIM
+    / "manifest.parquet",
+    normalized: Annotated[
+        Path, typer.Option(help="Folder for CFR re-encodes (probe.normalize: cfr).")
+    ] = paths.INTERIM / "normalized",
+    reports: Annotated[Path, typer.Option(help="Folder for the probe summary.")] = paths.REPORTS
+    / "probe",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Probe and fully decode every video into the manifest, each file in its own process."""
+    from vidlab import params as params_mod
+    from vidlab.quality import manifest as manifest_mod
+
+    loaded = params_mod.load(params_file)
+    summary = manifest_mod.run(loaded, metadata_csv=metadata, videos=videos, manifest=manifest,
+                               normalized=normalized, reports=reports)
+    bad = {k: v for k, v in summary["by_status"].items() if k != "ok"}
+    typer.echo(f"probe: {summary['ok']} of {summary['videos']} videos ok"
+               + (f", problems {bad}" if bad else "")
+               + (f", warnings {summary['warnings']}" if summary["warnings"] else "")
+               + f" -> {manifest}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -248,6 +248,20 @@ class ReportParams:
 
 
 @dataclass(frozen=True)
+class ProbeParams:
+    """The manifest: per-file isolation, integrity tolerances, optional CFR normalisation."""
+
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+    timeout_s: float = field(default=60.0, metadata=_spec(low=0.1, high=3600))
+    frame_tolerance: float = field(default=0.02, metadata=_spec(low=0.0, high=0.5))
+    vfr_tolerance: float = field(default=0.1, metadata=_spec(low=0.0, high=10.0))
+    fps_tolerance: float = field(default=0.05, metadata=_spec(low=0.0, high=1.0))
+    max_keyframe_interval_s: float = field(default=5.0, metadata=_spec(low=0.1, high=600))
+    normalize: str = field(default="none", metadata=_spec(choices=("none", "cfr")))
+    cfr_keyframe_interval: int = field(default=15, metadata=_spec(low=1, high=600))
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
@@ -264,6 +278,7 @@ class Params:
     demo: DemoParams
     ingest: IngestParams
     report: ReportParams
+    probe: ProbeParams
     tracking: TrackingParams
 
 
@@ -273,6 +288,7 @@ SECTIONS: dict[str, type] = {
     "demo": DemoParams,
     "ingest": IngestParams,
     "report": ReportParams,
+    "probe": ProbeParams,
     "tracking": TrackingParams,
 }
 

@@ -1,0 +1,1 @@
+"""Quality: probing, integrity, validation, duplicates."""

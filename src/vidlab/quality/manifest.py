@@ -1,0 +1,133 @@
+"""The `probe` stage: one manifest row per de-identified video, optional CFR normalisation.
+
+Outputs: ``data/interim/manifest.parquet`` (probe.MANIFEST_COLUMNS, in that order),
+``data/interim/normalized/`` (re-encoded files when ``probe.normalize: cfr``; else only a marker)
+and ``reports/probe/summary.json`` (counts by status and warning).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vidlab.errors import DataError
+from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.params import Params
+from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+
+log = logging.getLogger(__name__)
+
+NORMALIZED_MARKER = ".vidlab-probe"
+INT_COLUMNS = ("size_bytes", "frames_declared", "frames_decoded", "width", "height", "rotation",
+               "bit_rate", "audio_sample_rate")
+FLOAT_COLUMNS = ("duration_s", "fps_avg", "fps_nominal", "gop_mean", "keyframe_interval_s",
+                 "audio_duration_s")
+BOOL_COLUMNS = ("audio", "vfr")
+
+
+def limits_of(params: Params) -> Limits:
+    p = params.probe
+    return Limits(p.frame_tolerance, p.vfr_tolerance, p.fps_tolerance, p.max_keyframe_interval_s)
+
+
+def to_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows -> the manifest DataFrame with stable columns and dtypes."""
+    frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+    for column in INT_COLUMNS:
+        frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in FLOAT_COLUMNS:
+        frame[column] = frame[column].astype("float64")
+    for column in BOOL_COLUMNS:
+        frame[column] = frame[column].astype(bool)
+    for column in set(MANIFEST_COLUMNS) - set(INT_COLUMNS) - set(FLOAT_COLUMNS) - set(BOOL_COLUMNS):
+        frame[column] = frame[column].fillna("").astype(str)
+    return frame
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False, engine="pyarrow")
+    os.replace(tmp, path)
+
+
+def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -> None:
+    """Re-encode to constant ``fps`` by timestamp: output frame i shows the latest source frame
+    at or before i / fps, so VFR sources keep their timing."""
+    import av
+
+    from vidlab.demo.encode import write_video
+
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        decoded = [(float(f.pts * stream.time_base), f.to_ndarray(format="rgb24"))
+                   for f in container.decode(stream) if f.pts is not None]
+    decoded.sort(key=lambda item: item[0])
+    times = np.array([t for t, _ in decoded]) - decoded[0][0]
+    count = int(np.floor(times[-1] * fps)) + 1
+    picks = np.searchsorted(times, np.arange(count) / fps + 1e-6, side="right") - 1
+    rate = max(1, round(fps))
+    write_video(dst, (decoded[i][1] for i in picks), fps=rate, crf=18, gop=keyframe_interval)
+
+
+def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, normalized: Path,
+        reports: Path) -> dict:
+    """Probe every video the de-identified metadata lists; returns the summary counts."""
+    if not Path(metadata_csv).is_file():
+        raise DataError(f"The metadata CSV {metadata_csv} does not exist. Run `vidlab ingest`.")
+    meta = pd.read_csv(metadata_csv, dtype=str, keep_default_na=False)
+    paths = [Path(videos) / name for name in meta["filename"]]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise DataError(f"{len(missing)} video(s) listed in {metadata_csv} are not in {videos} "
+                        f"(first: {missing[0]}). Rerun `vidlab ingest`.")
+    limits = limits_of(params)
+    rows = probe_all(paths, limits, workers=params.probe.workers or (os.cpu_count() or 1),
+                     timeout_s=params.probe.timeout_s)
+    for row, video_id in zip(rows, meta["video_id"], strict=True):
+        row["video_id"] = video_id
+    with atomic_dir(normalized, marker=NORMALIZED_MARKER) as tmp:
+        (tmp / NORMALIZED_MARKER).write_text("Written by `vidlab probe`.\n")
+        if params.probe.normalize == "cfr":
+            rows = [_normalized(row, tmp, normalized, params, limits) for row in rows]
+    frame = to_frame(rows)
+    write_parquet(frame, Path(manifest))
+    summary = _summary(frame)
+    atomic_write_text(Path(reports) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _normalized(row: dict, tmp: Path, final: Path, params: Params, limits: Limits) -> dict:
+    flagged = set(filter(None, row["warnings"].split(","))) & {"vfr", "sparse_keyframes"}
+    if row["status"] != "ok" or not flagged:
+        return row
+    dst = tmp / f"{row['video_id']}.mp4"
+    # The measured average rate: a VFR file's nominal rate is its finest tick (e.g. 30 for
+    # frames 33-100 ms apart), which would duplicate most frames.
+    normalize_cfr(Path(row["path"]), dst, fps=row["fps_avg"] or row["fps_nominal"] or 15.0,
+                  keyframe_interval=params.probe.cfr_keyframe_interval)
+    new = probe_file(dst, limits)
+    new.update(video_id=row["video_id"], path=str(final / dst.name),
+               normalized_from=f"{row['path']} ({'+'.join(sorted(flagged))})")
+    log.info("probe: re-encoded %s to constant frame rate (%s)", row["video_id"],
+             ", ".join(sorted(flagged)))
+    return new
+
+
+def _summary(frame: pd.DataFrame) -> dict:
+    warnings = Counter(w for cell in frame["warnings"] for w in cell.split(",") if w)
+    return {
+        "videos": len(frame),
+        "ok": int((frame["status"] == "ok").sum()),
+        "by_status": dict(sorted(Counter(frame["status"]).items())),
+        "warnings": dict(sorted(warnings.items())),
+        "normalized": int((frame["normalized_from"] != "").sum()),
+        "decoded_frames": int(frame["frames_decoded"].fillna(0).sum()),
+    }

@@ -1,0 +1,145 @@
+"""The probe stage: manifest columns, integrity statuses, warnings, CFR normalisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+
+from vidlab.demo.encode import write_video
+from vidlab.quality import manifest
+from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+
+LIMITS = Limits(frame_tolerance=0.02, vfr_tolerance=0.1, fps_tolerance=0.05,
+                max_keyframe_interval_s=5.0)
+
+
+def frames(n: int, size=(64, 48)) -> list[np.ndarray]:
+    rng = np.random.default_rng(n)
+    return [rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_ok_video_row(tiny_video) -> None:
+    row = probe_file(tiny_video(n_frames=30), LIMITS)
+    assert row["status"] == "ok" and row["warnings"] == ""
+    assert (row["frames_declared"], row["frames_decoded"]) == (30, 30)
+    assert (row["width"], row["height"], row["codec"], row["pix_fmt"]) == (64, 48, "h264",
+                                                                          "yuv420p")
+    assert row["fps_avg"] == pytest.approx(15) and row["fps_nominal"] == pytest.approx(15)
+    assert row["duration_s"] == pytest.approx(2.0, abs=0.1)
+    assert row["gop_mean"] == pytest.approx(15, abs=1) and row["audio"] is False
+
+
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [
+        (lambda p: p.write_bytes(b""), "zero_byte"),
+        (lambda p: p.write_text("not a video\n" * 50), "unreadable"),
+    ],
+)
+def test_broken_files(tmp_path: Path, make, status: str) -> None:
+    path = tmp_path / "broken.mp4"
+    make(path)
+    assert probe_file(path, LIMITS)["status"] == status
+
+
+def test_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "cut.mp4"
+    write_video(path, frames(45), fps=15, faststart=True)
+    with open(path, "r+b") as handle:
+        handle.truncate(int(path.stat().st_size * 0.6))
+    row = probe_file(path, LIMITS)
+    assert row["status"] == "truncated" and row["frames_decoded"] < row["frames_declared"]
+
+
+def test_no_video_stream(tmp_path: Path) -> None:
+    path = tmp_path / "voice.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=16000, layout="mono")
+        for k in range(10):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 16000, k * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    assert probe_file(path, LIMITS)["status"] == "no_video_stream"
+
+
+def test_vfr_and_sparse_keyframes(tmp_path: Path) -> None:
+    vfr = tmp_path / "vfr.mp4"
+    write_video(vfr, frames(8), fps=15, pts_ms=[0, 33, 133, 166, 266, 300, 400, 433])
+    row = probe_file(vfr, LIMITS)
+    assert row["vfr"] and "vfr" in row["warnings"] and row["status"] == "ok"
+    sparse = tmp_path / "sparse.mp4"
+    write_video(sparse, frames(45), fps=15, gop=300)
+    row = probe_file(sparse, dataclasses.replace(LIMITS, max_keyframe_interval_s=1.0))
+    assert "sparse_keyframes" in row["warnings"] and not row["vfr"]
+
+
+def test_audio_columns(tmp_path: Path) -> None:
+    path = tmp_path / "audio.mp4"
+    write_video(path, frames(15), fps=15, audio=np.zeros(16000, np.float32))
+    row = probe_file(path, LIMITS)
+    assert row["audio"] and row["audio_codec"] == "aac" and row["audio_sample_rate"] == 16000
+    assert row["audio_duration_s"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_probe_all_keeps_order_and_isolates(tiny_video, tmp_path: Path) -> None:
+    paths = [tiny_video(f"v{k}.mp4", n_frames=5 + k) for k in range(4)]
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    rows = probe_all([*paths, tmp_path / "empty.mp4"], LIMITS, workers=2, timeout_s=60)
+    assert [r["frames_decoded"] for r in rows[:4]] == [5, 6, 7, 8]
+    assert rows[4]["status"] == "zero_byte"
+
+
+def write_meta(tmp_path: Path, videos: Path) -> Path:
+    names = sorted(p.name for p in videos.glob("*.mp4"))
+    meta = tmp_path / "metadata.csv"
+    pd.DataFrame({"video_id": [n[:-4] for n in names], "filename": names}).to_csv(meta,
+                                                                                  index=False)
+    return meta
+
+
+def test_stage_writes_a_stable_manifest(tmp_path: Path, params) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "a1.mp4", frames(20), fps=15)
+    write_video(videos / "b2.mp4", frames(8), fps=15, pts_ms=[0, 33, 133, 166, 266, 300, 400, 433])
+    meta = write_meta(tmp_path, videos)
+    digests = []
+    for _ in range(2):
+        summary = manifest.run(params, metadata_csv=meta, videos=videos,
+                               manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
+                               reports=tmp_path / "rep")
+        digests.append(hashlib.sha256((tmp_path / "m.parquet").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    frame = pd.read_parquet(tmp_path / "m.parquet")
+    assert tuple(frame.columns) == MANIFEST_COLUMNS
+    assert list(frame["video_id"]) == ["a1", "b2"]
+    assert summary == {"videos": 2, "ok": 2, "by_status": {"ok": 2},
+                       "warnings": {"fps_mismatch": 1, "vfr": 1}, "normalized": 0,
+                       "decoded_frames": 28}
+
+
+def test_cfr_normalisation(tmp_path: Path, params) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    steps = np.random.default_rng(0).choice([33, 67, 100], size=30)
+    pts = np.concatenate([[0], np.cumsum(steps[:-1])])
+    write_video(videos / "vfr.mp4", frames(30), fps=15, pts_ms=pts)
+    original = (videos / "vfr.mp4").read_bytes()
+    cfr = dataclasses.replace(params, probe=dataclasses.replace(params.probe, normalize="cfr"))
+    manifest.run(cfr, metadata_csv=write_meta(tmp_path, videos), videos=videos,
+                 manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
+                 reports=tmp_path / "rep")
+    row = pd.read_parquet(tmp_path / "m.parquet").iloc[0]
+    assert row["normalized_from"].endswith("vfr.mp4 (vfr)")
+    assert not row["vfr"] and row["status"] == "ok"
+    assert row["path"] == str(tmp_path / "norm" / "vfr.mp4")
+    assert row["fps_avg"] == pytest.approx(1000 / steps[:-1].mean(), rel=0.1)
+    assert (videos / "vfr.mp4").read_bytes() == original  # the input is never changed
