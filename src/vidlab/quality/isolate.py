@@ -1,9 +1,11 @@
-"""Run a function on many items, each in its own worker process with a timeout.
+"""Run a function on many items in worker processes, with a timeout per item.
 
 Video decoders can hang or crash in native code (decord loops forever on a container that
-over-reports frames; a corrupt stream can segfault FFmpeg). A process pool cannot kill one stuck
-task, and one crash breaks the whole pool. Here every item gets a fresh forked process: a hang is
-killed at the timeout, a crash ends only that process, and the run goes on.
+over-reports frames; a corrupt stream can segfault FFmpeg). A standard process pool cannot kill
+one stuck task, and one crash breaks the whole pool. Here the parent tracks which item each
+worker holds: a worker that overruns the timeout is killed, one that dies is reported, only that
+item is marked, and a fresh worker takes its place. Workers are reused between items, because a
+fork per file cost more than probing a short video.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -30,20 +33,29 @@ class Outcome:
 
 
 @dataclass
-class _Running:
-    index: int
+class _Worker:
     process: multiprocessing.Process
     conn: Connection
-    started: float
+    index: int | None = None
+    started: float = 0.0
 
 
-def _child(func: Callable[[Any], Any], item: Any, conn: Connection) -> None:
-    try:
-        conn.send(("ok", func(item), ""))
-    except Exception as exc:  # reported to the parent, which decides what it means
-        conn.send(("error", None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
-    finally:
-        conn.close()
+def _serve(func: Callable[[Any], Any], conn: Connection) -> None:
+    while (message := conn.recv()) is not None:
+        index, item = message
+        try:
+            conn.send((index, "ok", func(item), ""))
+        except Exception as exc:  # reported to the parent, which decides what it means
+            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+            conn.send((index, "error", None, detail))
+
+
+def _spawn(ctx, func: Callable[[Any], Any]) -> _Worker:
+    parent, child = ctx.Pipe(duplex=True)
+    process = ctx.Process(target=_serve, args=(func, child), daemon=True)
+    process.start()
+    child.close()
+    return _Worker(process, parent)
 
 
 def run_isolated(func: Callable[[Any], Any], items: Sequence[Any], *, workers: int,
@@ -51,52 +63,68 @@ def run_isolated(func: Callable[[Any], Any], items: Sequence[Any], *, workers: i
     """Yield one Outcome per item, in completion order.
 
     Args:
-        func: a picklable function of one item (runs in the child process).
+        func: a function of one item (runs in a forked worker process).
         items: the inputs.
         workers: processes at a time (at least 1).
-        timeout_s: wall-clock limit per item; the process is killed when it is exceeded.
+        timeout_s: wall-clock limit per item; a worker exceeding it is killed and replaced.
     """
     ctx = multiprocessing.get_context("fork")
-    pending = list(enumerate(items))[::-1]
-    running: list[_Running] = []
-    while pending or running:
-        while pending and len(running) < max(1, workers):
-            index, item = pending.pop()
-            parent, child = ctx.Pipe(duplex=False)
-            process = ctx.Process(target=_child, args=(func, item, child), daemon=True)
-            process.start()
-            child.close()
-            running.append(_Running(index, process, parent, time.monotonic()))
-        wait([r.conn for r in running] + [r.process.sentinel for r in running], timeout=_POLL_S)
-        still = []
-        for task in running:
-            outcome = _check(task, timeout_s)
-            if outcome is None:
-                still.append(task)
-            else:
-                task.conn.close()
+    pending = deque(enumerate(items))
+    pool = [_spawn(ctx, func) for _ in range(min(max(1, workers), len(items)))]
+    try:
+        while True:
+            for worker in pool:
+                if worker.index is None and pending:
+                    worker.index, item = pending.popleft()
+                    worker.started = time.monotonic()
+                    worker.conn.send((worker.index, item))
+            busy = [w for w in pool if w.index is not None]
+            if not busy:
+                return
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=_POLL_S)
+            for worker in busy:
+                outcome = _check(worker, timeout_s)
+                if outcome is None:
+                    continue
                 yield outcome
-        running = still
+                worker.index = None
+                if outcome.status in ("crash", "timeout"):
+                    pool[pool.index(worker)] = _spawn(ctx, func)
+    finally:
+        _shutdown(pool)
 
 
-def _check(task: _Running, timeout_s: float) -> Outcome | None:
-    """The task's outcome if it has one now (result, crash or overrun), else None."""
-    alive = task.process.is_alive()  # before polling: a result sent before exit is then seen
-    if task.conn.poll():
+def _check(worker: _Worker, timeout_s: float) -> Outcome | None:
+    """The worker's outcome for its item if there is one now, else None."""
+    alive = worker.process.is_alive()  # before polling: a result sent before exit is then seen
+    if worker.conn.poll():
         try:
-            status, value, detail = task.conn.recv()
+            index, status, value, detail = worker.conn.recv()
+            return Outcome(index, status, value, detail)
         except EOFError:  # the pipe closed with no result: the worker died
-            task.process.join()
-            return Outcome(task.index, "crash", None,
-                           f"the worker died (exit code {task.process.exitcode})")
-        task.process.join()
-        return Outcome(task.index, status, value, detail)
+            alive = False
+            worker.process.join()
     if not alive:
-        task.process.join()
-        code = task.process.exitcode
-        return Outcome(task.index, "crash", None, f"the worker died (exit code {code})")
-    if time.monotonic() - task.started > timeout_s:
-        task.process.kill()
-        task.process.join()
-        return Outcome(task.index, "timeout", None, f"no result within {timeout_s:g} s")
+        worker.process.join()
+        code = worker.process.exitcode
+        return Outcome(worker.index, "crash", None, f"the worker died (exit code {code})")
+    if time.monotonic() - worker.started > timeout_s:
+        worker.process.kill()
+        worker.process.join()
+        return Outcome(worker.index, "timeout", None, f"no result within {timeout_s:g} s")
     return None
+
+
+def _shutdown(pool: list[_Worker]) -> None:
+    for worker in pool:
+        try:
+            if worker.process.is_alive() and worker.index is None:
+                worker.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+    for worker in pool:
+        worker.process.join(timeout=5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
