@@ -85,7 +85,8 @@ def main() -> None:
     print(f"probe: {p['rows_per_s']['vidlab_1_worker']:.1f} rows/s with 1 worker, "
           f"{p['rows_per_s']['vidlab_all_workers']:.1f} with {p['cores']}; naive serial decord "
           f"{p['rows_per_s']['naive_decord_serial']:.1f} "
-          f"(ratios {p['ratio_1_worker_over_naive']:.2f}x, {p['ratio_all_workers_over_naive']:.2f}x)")
+          f"(ratios {p['ratio_1_worker_over_naive']:.2f}x, "
+          f"{p['ratio_all_workers_over_naive']:.2f}x)")
 
 
 if __name__ == "__main__":
