@@ -22,8 +22,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 SMALL_DEMO = {
     "n_videos": 12,
     "n_children": 4,
-    "width": 64,
-    "height": 48,
+    "width": 80,
+    "height": 64,
     "min_seconds": 1.0,
     "max_seconds": 1.5,
     "workers": 1,

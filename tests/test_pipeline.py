@@ -41,6 +41,8 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT, repo, ignore=IGNORE)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["demo"].update(SMALL_DEMO)
+    # 12 clean videos beside 10 planted-fault rows: a third of the rows is quarantined on purpose.
+    params["validate"]["max_quarantine_fraction"] = 0.5
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
@@ -52,7 +54,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    for stage in ("demo", "ingest", "report", "probe"):
+    for stage in ("demo", "ingest", "report", "probe", "validate"):
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
     faults = json.loads((demo / "faults.json").read_text())["faults"]
@@ -60,7 +62,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     planted_files = 9
     assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + planted_files
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"demo", "ingest", "report", "probe"}
+    assert set(lock["stages"]) == {"demo", "ingest", "report", "probe", "validate"}
     summary = json.loads((project / "reports" / "summary" / "summary.json").read_text())
     assert summary["total_videos"] >= SMALL_DEMO["n_videos"]
 
@@ -118,3 +120,46 @@ def assert_file_faults_found(project: Path, faults: list[dict]) -> None:
     assert flagged["vfr"] and "vfr" in flagged["warnings"] and flagged["status"] == "ok"
     others = manifest[manifest["video_id"] != vfr_id]
     assert (others["status"] == "ok").all() and (others["warnings"] == "").all()
+
+
+def run_failing(cmd: list[str], cwd: Path) -> str:
+    """Run a command that must fail; return what it printed."""
+    env = os.environ | {"VIDLAB_KEY_DIR": str(cwd.parent / "keys"), "DVC_NO_ANALYTICS": "1",
+                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode != 0, f"{cmd} should have failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_csv_stops_the_pipeline_and_a_fixed_one_passes(project: Path) -> None:
+    import csv
+    import io
+
+    run(["dvc", "repro", "demo"], project)
+    study = project / "study"
+    shutil.copytree(project / "data" / "raw" / "demo", study)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"] = {"source": "custom", "csv": "study/metadata.csv", "videos": "study/videos"}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    original = (study / "metadata.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(original)))
+
+    def write(rows: list[dict], columns: list[str]) -> None:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        (study / "metadata.csv").write_text(out.getvalue(), encoding="utf-8")
+
+    columns = list(rows[0])
+    write(rows, [c for c in columns if c != "label"])
+    assert "lacks the required column(s) label" in run_failing(["dvc", "repro"], project)
+    write([r | {"child_age": "99"} for r in rows], columns)
+    assert "No usable video: all" in run_failing(["dvc", "repro"], project)
+    write([r | {"label": "unsure"} if k % 2 else r for k, r in enumerate(rows)], columns)
+    message = run_failing(["dvc", "repro"], project)
+    assert "Validation stopped the pipeline" in message and "rows are quarantined" in message
+    (study / "metadata.csv").write_text(original, encoding="utf-8")
+    assert "failed" not in run(["dvc", "repro"], project).lower()

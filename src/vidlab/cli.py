@@ -204,5 +204,42 @@ def probe(
                + f" -> {manifest}")
 
 
+@app.command()
+@_stage
+def validate(
+    metadata: Annotated[
+        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
+    ] = paths.INTERIM / "metadata.csv",
+    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
+    / "manifest.parquet",
+    ingest_quarantine: Annotated[
+        Path, typer.Option(help="Ingest's quarantine CSV.")
+    ] = paths.INTERIM / "quarantine_ingest.csv",
+    ingest_report: Annotated[
+        Path, typer.Option(help="Ingest's counts (rows read, quarantined).")
+    ] = paths.REPORTS / "deidentify" / "ingest.json",
+    suites: Annotated[Path, typer.Option(help="Folder of suite JSON files.")] = Path(
+        "expectations"),
+    quarantine: Annotated[
+        Path, typer.Option(help="Merged quarantine CSV to write.")
+    ] = paths.INTERIM / "quarantine.csv",
+    reports: Annotated[
+        Path, typer.Option(help="Folder for summary, results and Data Docs.")
+    ] = paths.REPORTS / "validation",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Run the Great Expectations suites; quarantine failing rows; stop on blocking failures."""
+    from vidlab import params as params_mod
+    from vidlab.quality import validate as validate_mod
+
+    loaded = params_mod.load(params_file)
+    summary = validate_mod.run(loaded, metadata_csv=metadata, manifest=manifest,
+                               ingest_quarantine=ingest_quarantine, ingest_report=ingest_report,
+                               suites=suites, quarantine=quarantine, reports=reports)
+    validate_mod.print_summary(summary, typer.echo)
+    docs = reports / "docs" / "index.html"
+    typer.echo(f"  results: {reports / 'index.html'} (Data Docs: {docs})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

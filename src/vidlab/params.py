@@ -262,6 +262,32 @@ class ProbeParams:
 
 
 @dataclass(frozen=True)
+class ValidateParams:
+    """Thresholds of the Great Expectations suites in expectations/ and the stop rule."""
+
+    max_quarantine_fraction: float = field(default=0.2, metadata=_spec(low=0.0, high=1.0))
+    min_videos: int = field(default=10, metadata=_spec(low=1, high=10**9))
+    min_class_fraction: float = field(default=0.1, metadata=_spec(low=0.0, high=1.0))
+    max_class_fraction: float = field(default=0.9, metadata=_spec(low=0.0, high=1.0))
+    age_tolerance_months: int = field(default=6, metadata=_spec(low=0, high=120))
+    min_duration_s: float = field(default=0.0, metadata=_spec(low=0.0, high=86400))
+    max_duration_s: float = field(default=600.0, metadata=_spec(low=0.0, high=86400))
+    min_fps: float = field(default=5.0, metadata=_spec(low=0.0, high=1000))
+    max_fps: float = field(default=120.0, metadata=_spec(low=0.0, high=1000))
+    min_side: int = field(default=64, metadata=_spec(low=1, high=100_000))
+    max_side: int = field(default=7680, metadata=_spec(low=1, high=100_000))
+    allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4")
+
+    def __post_init__(self) -> None:
+        for low, high in (("min_class_fraction", "max_class_fraction"),
+                          ("min_duration_s", "max_duration_s"), ("min_fps", "max_fps"),
+                          ("min_side", "max_side")):
+            if getattr(self, low) > getattr(self, high):
+                raise ParamsError(f"validate.{low} ({getattr(self, low)}) must not exceed "
+                                  f"validate.{high} ({getattr(self, high)}).")
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
@@ -279,6 +305,7 @@ class Params:
     ingest: IngestParams
     report: ReportParams
     probe: ProbeParams
+    validate: ValidateParams
     tracking: TrackingParams
 
 
@@ -289,6 +316,7 @@ SECTIONS: dict[str, type] = {
     "ingest": IngestParams,
     "report": ReportParams,
     "probe": ProbeParams,
+    "validate": ValidateParams,
     "tracking": TrackingParams,
 }
 
