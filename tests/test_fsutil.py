@@ -44,3 +44,13 @@ def test_atomic_write_text_and_hash(tmp_path: Path) -> None:
     assert path.read_text() == "hello\n"
     assert sha256_file(path) == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
     assert [p.name for p in path.parent.iterdir()] == ["b.txt"]
+
+
+def test_dvc_gitignore_is_not_foreign_and_survives(tmp_path: Path) -> None:
+    """DVC deletes a stage's outputs before a rerun but leaves its .gitignore in the folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".gitignore").write_text("/docs\n")
+    with atomic_dir(out, marker="MARK") as tmp:
+        (tmp / "MARK").write_text("1")
+    assert (out / ".gitignore").read_text() == "/docs\n"

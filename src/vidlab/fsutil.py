@@ -13,6 +13,12 @@ from pathlib import Path
 from vidlab.errors import DataError
 
 _CHUNK = 1 << 20
+# Files in an output folder that belong to git/DVC bookkeeping, not to anyone's data.
+KEEP = (".gitignore",)
+
+
+def _foreign(folder: Path) -> bool:
+    return any(p.name not in KEEP for p in folder.iterdir())
 
 
 def sha256_file(path: Path) -> str:
@@ -52,7 +58,7 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
         DataError: when ``out`` exists, is not empty and is not vidlab's own output.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / marker).exists():
+    if out.exists() and _foreign(out) and not (out / marker).exists():
         raise DataError(
             f"Refusing to overwrite {out}: it holds files that vidlab did not write "
             f"(no {marker} in it). Choose an empty or new output folder."
@@ -66,6 +72,9 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
         raise
     old = None
     if out.exists():
+        for name in KEEP:  # DVC's .gitignore for outputs inside this folder stays
+            if (out / name).exists() and not (tmp / name).exists():
+                shutil.copy2(out / name, tmp / name)
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
     os.replace(tmp, out)
