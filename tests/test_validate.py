@@ -70,7 +70,17 @@ def quarantined(tmp: Path) -> list[tuple[str, str]]:
 
 
 def test_clean_data_passes_and_builds_data_docs(stage) -> None:
+    import hashlib
+
+    def digest() -> dict[str, str]:
+        docs = stage.tmp / "reports"
+        return {str(p.relative_to(docs)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(docs.rglob("*")) if p.is_file()}
+
+    stage(metadata())
+    first = digest()
     summary = stage(metadata())
+    assert digest() == first  # reruns are byte-identical, Data Docs included
     assert summary["passed"] and summary["expectations_failed"] == 0
     assert summary["expectations"] == 21
     index = stage.tmp / "reports" / "docs" / "index.html"

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -130,7 +131,22 @@ def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: di
             batch_parameters={"dataframe": batches[name]}, expectation_parameters=parameters,
             result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=name, run_time=RUN_TIME))
     context.build_data_docs(site_names=["local_site"])
+    _make_reproducible(docs)
     return results
+
+
+_STAMP = re.compile(r"(\?d=)?\d{8}T\d{6}\.\d+Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _make_reproducible(docs: Path) -> None:
+    """GX stamps pages with build and validation times and random element ids; drop the times
+    and number the ids in order, so that reruns give identical pages (and DVC hashes)."""
+    for page in docs.rglob("*.html"):
+        text = _STAMP.sub("", page.read_text(encoding="utf-8"))
+        ids: dict[str, str] = {}
+        text = _UUID.sub(lambda m: ids.setdefault(m.group(), f"id{len(ids):04d}"), text)
+        page.write_text(text, encoding="utf-8")
 
 
 def _name(suite: str, config) -> str:
