@@ -144,9 +144,12 @@ def _make_reproducible(docs: Path) -> None:
     and number the ids in order, so that reruns give identical pages (and DVC hashes)."""
     for page in docs.rglob("*.html"):
         text = _STAMP.sub("", page.read_text(encoding="utf-8"))
-        ids: dict[str, str] = {}
-        text = _UUID.sub(lambda m: ids.setdefault(m.group(), f"id{len(ids):04d}"), text)
-        page.write_text(text, encoding="utf-8")
+        page.write_text(_number_ids(text), encoding="utf-8")
+
+
+def _number_ids(text: str) -> str:
+    ids: dict[str, str] = {}
+    return _UUID.sub(lambda m: ids.setdefault(m.group(), f"id{len(ids):04d}"), text)
 
 
 def _name(suite: str, config) -> str:
