@@ -120,6 +120,10 @@ def assert_file_faults_found(project: Path, faults: list[dict]) -> None:
     assert flagged["vfr"] and "vfr" in flagged["warnings"] and flagged["status"] == "ok"
     others = manifest[manifest["video_id"] != vfr_id]
     assert (others["status"] == "ok").all() and (others["warnings"] == "").all()
+    validation = json.loads((project / "reports" / "validation" / "summary.json").read_text())
+    assert validation["passed"] and validation["quarantined_by_validate"] == 0
+    assert [w["expectation"] for w in validation["warnings"]] == [
+        "labels.expect_column_values_to_be_between(age_gap)"]  # the planted age mismatch
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:
