@@ -43,6 +43,7 @@ def project(tmp_path: Path) -> Path:
     params["demo"].update(SMALL_DEMO)
     # 12 clean videos beside 10 planted-fault rows: a third of the rows is quarantined on purpose.
     params["validate"]["max_quarantine_fraction"] = 0.5
+    params["validate"]["min_side"] = 32  # the small profile's near-duplicate is 70x56
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
