@@ -12,10 +12,8 @@ x264 runs single-threaded, and container timestamps are set explicitly.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -29,7 +27,7 @@ from vidlab.demo import catalog
 from vidlab.demo.catalog import Recording
 from vidlab.demo.encode import AUDIO_RATE, write_video
 from vidlab.demo.scene import DOMAIN_STYLE, Scene, render
-from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text
 from vidlab.params import DemoParams
 from vidlab.progress import track
 
@@ -242,14 +240,6 @@ def _write_file(job: FileJob, params: DemoParams, videos: Path) -> None:
                 handle.truncate(int(size * TRUNCATE_TO))
 
 
-def _write_csv(rows: list[dict[str, str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _workers(requested: int) -> int:
     return requested or (os.cpu_count() or 1)
 
@@ -278,7 +268,7 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
         else:
             for job in track(plan.jobs, total=len(plan.jobs), desc="demo"):
                 _write_file(job, params, videos)
-        atomic_write_text(tmp / "metadata.csv", _write_csv(plan.rows))
+        atomic_write_text(tmp / "metadata.csv", csv_text(CSV_COLUMNS, plan.rows))
         key = {
             "about": "Answer key of the faults planted in this synthetic dataset. For tests only: "
             "no pipeline stage reads this file.",

@@ -13,9 +13,7 @@ The original -> pseudonym mapping goes beside the HMAC key (see keys.py), nowher
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import os
@@ -26,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text, sha256_file
+from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text, sha256_file
 from vidlab.ingest import deid, keys, leaks, rows
 from vidlab.ingest.csvread import read_rows
 from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
@@ -85,14 +83,6 @@ def deidentify(records: list[rows.Record], out_videos: Path, key: bytes,
     with ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(deid.deidentify_one, *a) for a in args]
         return [f.result() for f in track(futures, total=len(futures), desc="ingest")]
-
-
-def _csv(columns: tuple[str, ...], records: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue()
 
 
 def _metadata_row(record: rows.Record, result: dict, key: bytes, length: int) -> dict:
@@ -173,8 +163,8 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
                             f"See the reasons with --verbose or fix {csv_path} and {videos}.")
         _pseudonymise_problems(problems, key, length, Path(videos))
         problems.sort(key=lambda p: (p.line is None, p.line or 0, p.column, p.video_id))
-        meta_text = _csv(METADATA_COLUMNS, meta_rows)
-        quarantine_text = _csv(QUARANTINE_COLUMNS, [_problem_row(p) for p in problems])
+        meta_text = csv_text(METADATA_COLUMNS, meta_rows)
+        quarantine_text = csv_text(QUARANTINE_COLUMNS, [_problem_row(p) for p in problems])
         counts = _counts(checked, meta_rows, problems) | {"dataset_fingerprint":
                                                            fingerprint(meta_text)}
         staged = tmp_videos.parent / f".{tmp_videos.name}.tables"
