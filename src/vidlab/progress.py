@@ -23,6 +23,12 @@ def enabled() -> bool:
     return not _quiet and not os.environ.get("CI") and sys.stderr.isatty()
 
 
+def worker_count(requested: int, jobs: int | None = None) -> int:
+    """Processes to use: ``requested``, or every core when it is 0; never more than ``jobs``."""
+    count = requested or (os.cpu_count() or 1)
+    return max(1, min(count, jobs) if jobs is not None else count)
+
+
 def track(items: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterator[T]:
     """Wrap ``items`` in a tqdm bar when bars are enabled, else return them unchanged."""
     if not enabled():

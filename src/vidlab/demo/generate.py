@@ -16,7 +16,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from vidlab.demo.encode import AUDIO_RATE, write_video
 from vidlab.demo.scene import DOMAIN_STYLE, Scene, render
 from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text
 from vidlab.params import DemoParams
-from vidlab.progress import track
+from vidlab.progress import track, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -240,10 +239,6 @@ def _write_file(job: FileJob, params: DemoParams, videos: Path) -> None:
                 handle.truncate(int(size * TRUNCATE_TO))
 
 
-def _workers(requested: int) -> int:
-    return requested or (os.cpu_count() or 1)
-
-
 def run(params: DemoParams, *, seed: int, out: Path) -> dict:
     """Generate the demo dataset into ``out`` (replaced atomically).
 
@@ -259,7 +254,7 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
     with atomic_dir(out, marker=MARKER) as tmp:
         videos = tmp / "videos"
         videos.mkdir()
-        workers = min(_workers(params.workers), len(plan.jobs))
+        workers = worker_count(params.workers, len(plan.jobs))
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
                 futures = [pool.submit(_write_file, job, params, videos) for job in plan.jobs]

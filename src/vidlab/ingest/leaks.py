@@ -36,6 +36,12 @@ def _vocabulary() -> frozenset[str]:
     return frozenset(w.lower() for w in re.findall(r"[^\W\d_]+", text))
 
 
+@functools.cache
+def _not_names() -> frozenset[str]:
+    """Words in file names that are no names: boilerplate and vidlab's own vocabulary."""
+    return frozenset(STOP_WORDS) | _vocabulary()
+
+
 def forbidden_terms(rows: Iterable[CsvRow], *, check_dates: bool) -> dict[str, str]:
     """Terms that must not appear in any output, each with its kind.
 
@@ -52,7 +58,7 @@ def forbidden_terms(rows: Iterable[CsvRow], *, check_dates: bool) -> dict[str, s
             if stem.lower() not in _vocabulary():  # a file called 'link.mp4' vs our sentences
                 terms.setdefault(stem, "original_filename")
             for word in re.findall(r"[^\W\d_]{4,}", stem):
-                if word.lower() not in STOP_WORDS | _vocabulary():
+                if word.lower() not in _not_names():
                     terms.setdefault(word, "name_in_filename")
         child = row.cells.get("child_id", "").strip()
         if child:

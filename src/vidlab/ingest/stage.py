@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,7 @@ from vidlab.ingest import deid, keys, leaks, rows
 from vidlab.ingest.csvread import read_rows
 from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.params import Params
-from vidlab.progress import track
+from vidlab.progress import track, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +67,12 @@ def check(params: Params, *, csv_path: Path, videos: Path) -> Checked:
     return Checked(records, problems, len(csv_rows), csv_rows)
 
 
-def _workers(requested: int, jobs: int) -> int:
-    return max(1, min(requested or (os.cpu_count() or 1), jobs))
-
-
 def deidentify(records: list[rows.Record], out_videos: Path, key: bytes,
                params: Params) -> list[dict]:
     """Remux every record's file into ``out_videos``; results in record order."""
     args = [(r.path, out_videos, key, r.filename, params.ingest.pseudonym_length,
              params.ingest.audio == "keep") for r in records]
-    workers = _workers(params.ingest.workers, len(args))
+    workers = worker_count(params.ingest.workers, len(args))
     if workers == 1:
         return [deid.deidentify_one(*a) for a in track(args, total=len(args), desc="ingest")]
     with ProcessPoolExecutor(workers) as pool:

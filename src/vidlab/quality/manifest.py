@@ -19,6 +19,7 @@ import pandas as pd
 from vidlab.errors import DataError
 from vidlab.fsutil import atomic_dir, atomic_write_text
 from vidlab.params import Params
+from vidlab.progress import worker_count
 from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         raise DataError(f"{len(missing)} video(s) listed in {metadata_csv} are not in {videos} "
                         f"(first: {missing[0]}). Rerun `vidlab ingest`.")
     limits = limits_of(params)
-    rows = probe_all(paths, limits, workers=params.probe.workers or (os.cpu_count() or 1),
+    rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
                      timeout_s=params.probe.timeout_s)
     for row, video_id in zip(rows, meta["video_id"], strict=True):
         row["video_id"] = video_id

@@ -103,7 +103,8 @@ def probe_file(path: Path, limits: Limits) -> dict:
 
 def _timing(row: dict, times: list[float], keys: int) -> None:
     """Average fps, VFR spread and keyframe spacing from the decoded timestamps."""
-    deltas = [b - a for a, b in zip(sorted(times), sorted(times)[1:], strict=False) if b > a]
+    ordered = sorted(times)  # decode order differs from display order with B-frames
+    deltas = [b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
     if deltas:
         mean = statistics.fmean(deltas)
         row["fps_avg"] = 1.0 / mean
