@@ -30,6 +30,29 @@ SMALL_DEMO = {
 }
 
 
+def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None:
+    """An independent privacy check: no child name, raw file name, child id or exact date from
+    ``demo_csv`` in any file name (relative to ``base``) or content under ``roots``. Video bytes
+    are searched only for terms of 6+ characters, which compressed data does not hit by chance."""
+    import csv
+
+    from vidlab.demo.catalog import FIRST_NAMES
+
+    with open(demo_csv, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    needles = {n for n in FIRST_NAMES if len(n) >= 4}
+    for row in rows:
+        needles |= {row["filename"], Path(row["filename"]).stem, row["child_id"],
+                    row["recorded_on"]}
+    for root in roots:
+        for path in (p for p in root.rglob("*") if p.is_file()):
+            data, name = path.read_bytes(), str(path.relative_to(base))
+            for needle in needles:
+                assert needle not in name, path
+                if path.suffix != ".mp4" or len(needle) >= 6:
+                    assert needle.encode() not in data, (path, needle)
+
+
 @pytest.fixture
 def params() -> params_mod.Params:
     """The repository's params.yaml, validated."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
-from vidlab.demo.catalog import FIRST_NAMES
+from tests.conftest import assert_no_identifiers
 from vidlab.errors import DataError
 from vidlab.ingest import keys, leaks, stage
 from vidlab.ingest.csvread import read_rows
@@ -104,19 +104,8 @@ def test_outputs_carry_no_container_metadata(ingested: dict) -> None:
 
 def test_nothing_identifying_anywhere_in_outputs(ingested: dict, demo_dataset: Path) -> None:
     """An independent check: child names, raw file names, child ids, exact dates."""
-    rows = read_csv(demo_dataset / "metadata.csv")
-    needles = {n.encode() for n in FIRST_NAMES if len(n) >= 4}
-    for row in rows:
-        needles |= {row["filename"].encode(), Path(row["filename"]).stem.encode(),
-                    row["child_id"].encode(), row["recorded_on"].encode()}
-    for root in (ingested["out"], ingested["reports"]):
-        for path in (p for p in root.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            text_like = path.suffix in (".csv", ".json", ".txt", ".md")
-            for needle in needles:
-                assert needle not in path.name.encode(), path
-                if text_like or len(needle) >= 6:
-                    assert needle not in data, (path, needle)
+    roots = [ingested["out"], ingested["reports"]]
+    assert_no_identifiers(demo_dataset / "metadata.csv", roots, ingested["out"].parent)
     verification = json.loads((ingested["reports"] / "verification.json").read_text())
     assert verification["ok"] and verification["videos_checked"] >= 130
 
