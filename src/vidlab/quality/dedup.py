@@ -1,0 +1,179 @@
+"""The `dedup` stage: exact and near-duplicate videos, clustered, with a contact sheet each.
+
+Exact duplicates share the sha256 of their de-identified file. Near-duplicates (re-encoded,
+resized, cropped, trimmed or brightened copies) are found from perceptual signatures
+(:mod:`vidlab.quality.signature`): candidates by a multi-index Hamming search on each video's
+105-bit code (:mod:`vidlab.quality.neighbors`), then the frame-by-frame distance, which tolerates
+a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined by union-find.
+
+Outputs: ``data/interim/duplicates.json`` (pairs with distances, clusters, videos that could not
+be hashed), ``reports/dedup/summary.json`` (counts, a DVC metric) and one contact sheet per
+cluster in ``reports/dedup/sheets/<cluster id>.png``.
+Quarantined videos and videos the probe could not decode are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.params import DedupParams, Params
+from vidlab.progress import track, worker_count
+from vidlab.quality import signature as sig
+from vidlab.quality.neighbors import UnionFind, near_pairs
+from vidlab.quality.usable import read_usable
+
+log = logging.getLogger(__name__)
+
+SHEETS_MARKER = ".vidlab-dedup"
+_CHUNK = 4096  # pairs per vectorised distance batch (16x16x3 uint64 each)
+
+
+def _signature_item(item: tuple[str, int]) -> np.ndarray:
+    path, k = item
+    return sig.signature(Path(path), k)
+
+
+def signatures(paths: list[str], p: DedupParams) -> tuple[np.ndarray, dict[int, str]]:
+    """Signatures of all paths in isolated workers; (n, K, 3) array and {index: failure}."""
+    from vidlab.quality.isolate import run_isolated
+
+    out = np.zeros((len(paths), p.frames, sig.PLANES), dtype=np.uint64)
+    failed: dict[int, str] = {}
+    outcomes = run_isolated(_signature_item, [(path, p.frames) for path in paths],
+                            workers=worker_count(p.workers, len(paths)), timeout_s=p.timeout_s)
+    for outcome in track(outcomes, total=len(paths), desc="dedup"):
+        if outcome.status == "ok":
+            out[outcome.index] = outcome.value
+        else:
+            failed[outcome.index] = f"{outcome.status}: {outcome.detail.splitlines()[0]}"
+    return out, failed
+
+
+def pair_distances(signs: np.ndarray, pairs: np.ndarray, window: int) -> np.ndarray:
+    """The windowed video distance of each pair, in batches."""
+    parts = [sig.distances(signs[chunk[:, 0]], signs[chunk[:, 1]], window)
+             for chunk in np.array_split(pairs, max(1, math.ceil(len(pairs) / _CHUNK)))]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
+                    usable: np.ndarray | None = None) -> tuple[list[dict], list[list[int]]]:
+    """Duplicate pairs and clusters among n videos.
+
+    Args:
+        signs: (n, K, 3) signatures.
+        sha256: content hash per video (exact duplicates).
+        p: the dedup params.
+        usable: mask of videos whose signature is valid (default: all).
+
+    Returns:
+        pairs as dicts (a, b indices, distance, kind) and clusters as sorted index lists.
+    """
+    n = len(signs)
+    usable = np.ones(n, bool) if usable is None else usable
+    index = np.flatnonzero(usable)
+    codes = sig.video_codes(signs[index])
+    radius = math.floor(p.candidate_radius * codes.shape[1])
+    candidates, _ = near_pairs(codes, radius, workers=worker_count(p.workers))
+    candidates = index[candidates] if len(candidates) else candidates
+    dist = pair_distances(signs, candidates, p.window_frames)
+    near = dist <= p.threshold + 1e-12
+    pairs = {(int(a), int(b)): ("near", float(d))
+             for (a, b), d in zip(candidates[near], dist[near], strict=True)}
+    by_hash: dict[str, list[int]] = {}
+    for i, digest in enumerate(sha256):
+        by_hash.setdefault(digest, []).append(i)
+    for members in by_hash.values():
+        for other in members[1:]:
+            pairs[(members[0], other)] = ("exact", 0.0)
+    union = UnionFind(n)
+    for a, b in pairs:
+        union.union(a, b)
+    rows = [{"a": a, "b": b, "kind": kind, "distance": round(d, 4)}
+            for (a, b), (kind, d) in sorted(pairs.items())]
+    return rows, union.groups()
+
+
+def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports: Path) -> dict:
+    """Hash every usable video, find duplicates, write duplicates.json and the contact sheets."""
+    p = params.dedup
+    videos, _ = read_usable(Path(manifest), Path(quarantine))
+    ids, paths = list(videos["video_id"]), list(videos["path"])
+    signs, failed = signatures(paths, p)
+    usable = np.array([i not in failed for i in range(len(ids))], dtype=bool)
+    pairs, groups = find_duplicates(signs, list(videos["sha256"]), p, usable)
+    clusters = _clusters(groups, pairs, ids)
+    doc = {
+        "about": "Duplicate videos by pseudonymous id. distance: share of differing perceptual "
+                 "hash bits after temporal alignment (0 = same frames, ~0.5 = unrelated).",
+        "params": {"frames": p.frames, "threshold": p.threshold, "window": p.window,
+                   "window_frames": p.window_frames, "candidate_radius": p.candidate_radius,
+                   "code_bits": sig.BITS * sig.PLANES},
+        "videos": len(ids),
+        "pairs": [{"a": ids[r["a"]], "b": ids[r["b"]], "kind": r["kind"],
+                   "distance": r["distance"]} for r in pairs],
+        "clusters": clusters,
+        "failed": [{"video_id": ids[i], "reason": failed[i]} for i in sorted(failed)],
+    }
+    summary = _summary(doc)
+    with atomic_dir(Path(reports) / "sheets", marker=SHEETS_MARKER) as tmp:
+        (tmp / SHEETS_MARKER).touch()
+        for cluster in clusters:
+            _sheet(cluster, videos, p, tmp / cluster["sheet"])
+    atomic_write_text(Path(reports) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(Path(out), json.dumps(doc, indent=2) + "\n")
+    if failed:
+        log.warning("dedup: %d video(s) could not be hashed and were not compared; see 'failed' "
+                    "in %s", len(failed), out)
+    return summary
+
+
+def _clusters(groups: list[list[int]], pairs: list[dict], ids: list[str]) -> list[dict]:
+    clusters = []
+    ordered = sorted(groups, key=lambda g: min(ids[i] for i in g))
+    for number, members in enumerate(ordered, start=1):
+        member_set = set(members)
+        inside = [r for r in pairs if r["a"] in member_set]
+        name = f"dup-{number:03d}"
+        clusters.append({
+            "id": name,
+            "kind": "exact" if all(r["kind"] == "exact" for r in inside) else "near",
+            "video_ids": sorted(ids[i] for i in members),
+            "max_distance": max(r["distance"] for r in inside),
+            "sheet": f"{name}.png",
+        })
+    return clusters
+
+
+def _summary(doc: dict) -> dict:
+    return {
+        "videos": doc["videos"],
+        "exact_pairs": sum(r["kind"] == "exact" for r in doc["pairs"]),
+        "near_pairs": sum(r["kind"] == "near" for r in doc["pairs"]),
+        "clusters": len(doc["clusters"]),
+        "videos_in_clusters": sum(len(c["video_ids"]) for c in doc["clusters"]),
+        "failed": len(doc["failed"]),
+    }
+
+
+def _sheet(cluster: dict, videos: pd.DataFrame, p: DedupParams, out: Path) -> None:
+    from vidlab.analytics.sheets import contact_sheet
+
+    by_id = videos.set_index("video_id")
+    rows = []
+    for video_id in cluster["video_ids"][: p.sheet_videos]:
+        row = by_id.loc[video_id]
+        frames = [sig.rgb(f) for f in sig.sampled_frames(Path(row["path"]), p.sheet_frames)]
+        rows.append((f"{video_id}\n{row['duration_s']:.1f} s {row['width']}x{row['height']}",
+                     frames))
+    extra = len(cluster["video_ids"]) - len(rows)
+    title = (f"{cluster['id']} ({cluster['kind']}, max distance {cluster['max_distance']:.3f})"
+             + (f"; {extra} more not shown" if extra > 0 else ""))
+    contact_sheet(rows, out, title=title)
