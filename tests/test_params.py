@@ -48,6 +48,13 @@ def test_every_key_in_params_yaml_is_a_field() -> None:
         ("base", "classes", [], "The 'classes' parameter of base must be a list of strings."),
         ("base", "seed", -1, "The 'seed' parameter of base must be an int in [0, 4294967295]."),
         ("tracking", "experiment", "", "The 'experiment' parameter of tracking must be a string."),
+        ("split", "strategy", ["group", "random"],
+         "The 'strategy' parameter of split must be a list of values from 'stratified', 'group', "
+         "'time'. Got ['group', 'random'] instead."),
+        ("split", "seed", -2, "The 'seed' parameter of split must be an int in [0, 4294967295] or "
+         "null."),
+        ("dedup", "threshold", 0.7, "The 'threshold' parameter of dedup must be a number in "
+         "[0.0, 0.5]."),
     ],
 )
 def test_bad_value_names_key_allowed_and_found(section, key, value, message) -> None:
@@ -85,6 +92,13 @@ def test_missing_required_key_falls_back_to_default() -> None:
         ({"demo": {"width": 97}}, "must be even"),
         ({"data": {"csv": "/data/study/meta.csv"}}, "Set data.source: custom"),
         ({"data": {"source": "custom"}}, "Point them at your CSV"),
+        ({"split": {"train": 0.8}}, r"must each be above 0 and sum to 1\. Got .*\(sum 1\.1\)"),
+        ({"split": {"val": 0.0, "train": 0.85}}, "must each be above 0 and sum to 1"),
+        ({"split": {"strategy": ["time", "stratified"]}}, "cannot combine 'time' and 'strat"),
+        ({"split": {"strategy": ["time", "group"], "folds": 5}}, "folds cannot be used with"),
+        ({"split": {"strategy": ["group", "group"]}}, "lists a strategy twice"),
+        ({"split": {"folds": 1}}, "must be 0 \\(no k-fold\\) or at least 2"),
+        ({"split": {"folds": 3, "val_fold": 3}}, "split.val_fold must be below split.folds"),
     ],
 )
 def test_cross_field_checks(change: dict, message: str) -> None:
