@@ -1,0 +1,1 @@
+"""Video data for training: decoding, clip sampling, transforms, cache, DataModule."""
