@@ -35,6 +35,12 @@ app = typer.Typer(
 ParamsOption = Annotated[
     Path, typer.Option("--params", help="The params file to read.", dir_okay=False)
 ]
+# Inputs several stages read, declared once (the option name comes from the parameter's name).
+MetadataOption = Annotated[Path, typer.Option(help="De-identified metadata CSV (from ingest).")]
+ManifestOption = Annotated[Path, typer.Option(help="The probe manifest.")]
+MergedQuarantineOption = Annotated[
+    Path, typer.Option(help="Merged quarantine CSV (from validate).")
+]
 
 
 def _version(value: bool) -> None:
@@ -152,9 +158,7 @@ def ingest(
 @app.command()
 @_stage
 def report(
-    metadata: Annotated[
-        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
-    ] = paths.INTERIM / "metadata.csv",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     quarantine: Annotated[
         Path, typer.Option(help="Quarantine CSV to summarise in the quality checks.")
     ] = paths.INTERIM / "quarantine_ingest.csv",
@@ -177,9 +181,7 @@ def report(
 @app.command()
 @_stage
 def probe(
-    metadata: Annotated[
-        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
-    ] = paths.INTERIM / "metadata.csv",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     videos: Annotated[Path, typer.Option(help="De-identified videos.")] = paths.INTERIM / "videos",
     manifest: Annotated[Path, typer.Option(help="Manifest to write.")] = paths.INTERIM
     / "manifest.parquet",
@@ -207,11 +209,8 @@ def probe(
 @app.command()
 @_stage
 def validate(
-    metadata: Annotated[
-        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
-    ] = paths.INTERIM / "metadata.csv",
-    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
-    / "manifest.parquet",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
     ingest_quarantine: Annotated[
         Path, typer.Option(help="Ingest's quarantine CSV.")
     ] = paths.INTERIM / "quarantine_ingest.csv",
@@ -244,11 +243,8 @@ def validate(
 @app.command()
 @_stage
 def dedup(
-    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
-    / "manifest.parquet",
-    quarantine: Annotated[
-        Path, typer.Option(help="Merged quarantine CSV (from validate).")
-    ] = paths.INTERIM / "quarantine.csv",
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     out: Annotated[
         Path, typer.Option(help="duplicates.json to write (pairs, distances, clusters).")
     ] = paths.INTERIM / "duplicates.json",
@@ -275,14 +271,9 @@ def dedup(
 @app.command()
 @_stage
 def split(
-    metadata: Annotated[
-        Path, typer.Option(help="De-identified metadata CSV (from ingest).")
-    ] = paths.INTERIM / "metadata.csv",
-    manifest: Annotated[Path, typer.Option(help="The probe manifest.")] = paths.INTERIM
-    / "manifest.parquet",
-    quarantine: Annotated[
-        Path, typer.Option(help="Merged quarantine CSV (from validate).")
-    ] = paths.INTERIM / "quarantine.csv",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     duplicates: Annotated[
         Path, typer.Option(help="duplicates.json (from dedup); clusters stay in one split.")
     ] = paths.INTERIM / "duplicates.json",

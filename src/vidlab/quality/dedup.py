@@ -138,9 +138,11 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
 def _clusters(groups: list[list[int]], pairs: list[dict], ids: list[str]) -> list[dict]:
     clusters = []
     ordered = sorted(groups, key=lambda g: min(ids[i] for i in g))
-    for number, members in enumerate(ordered, start=1):
-        member_set = set(members)
-        inside = [r for r in pairs if r["a"] in member_set]
+    cluster_of = {i: number for number, members in enumerate(ordered) for i in members}
+    pairs_of: list[list[dict]] = [[] for _ in ordered]
+    for r in pairs:  # one pass: every pair's ends are in the same cluster
+        pairs_of[cluster_of[r["a"]]].append(r)
+    for number, (members, inside) in enumerate(zip(ordered, pairs_of, strict=True), start=1):
         name = f"dup-{number:03d}"
         clusters.append({
             "id": name,

@@ -88,18 +88,21 @@ def _duration(container, stream) -> float:
     raise ValueError("the container gives no duration")
 
 
-def planes(frame: av.VideoFrame) -> np.ndarray:
-    """Y, Cb and Cr of one frame, each shrunk to 32x32 by area averaging: (3, 32, 32) float32.
-
-    4:2:0 frames are read plane by plane, without a colour conversion, so the result does not
-    depend on which SIMD path the scaler would take on a given CPU.
-    """
+def _yuv(frame: av.VideoFrame) -> tuple[av.VideoFrame, list[np.ndarray]]:
+    """The frame (reformatted to 4:4:4 unless it is 4:2:0 or 4:4:4) and its Y, Cb and Cr planes
+    as uint8 arrays, read without a colour conversion: the same bytes on every CPU, whichever
+    SIMD path the scaler would take."""
     if frame.format.name not in ("yuv420p", "yuvj420p", "yuv444p", "yuvj444p"):
         frame = frame.reformat(format="yuv444p")
+    return frame, [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width]
+                   for p in frame.planes[:3]]
+
+
+def planes(frame: av.VideoFrame) -> np.ndarray:
+    """Y, Cb and Cr of one frame, each shrunk to 32x32 by area averaging: (3, 32, 32) float32."""
     out = np.empty((3, _SIDE, _SIDE), dtype=np.float32)
-    for i, plane in enumerate(frame.planes[:3]):
-        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-        image = Image.fromarray(np.ascontiguousarray(rows[: plane.height, : plane.width]))
+    for i, plane in enumerate(_yuv(frame)[1]):
+        image = Image.fromarray(np.ascontiguousarray(plane))
         out[i] = np.asarray(image.resize((_SIDE, _SIDE), Image.Resampling.BOX), np.float32)
     return out
 
@@ -107,10 +110,8 @@ def planes(frame: av.VideoFrame) -> np.ndarray:
 def rgb(frame: av.VideoFrame) -> np.ndarray:
     """One frame as (H, W, 3) uint8 RGB, converted here (BT.601) so the bytes are the same on
     every CPU; used for contact sheets."""
-    if frame.format.name not in ("yuv420p", "yuvj420p", "yuv444p", "yuvj444p"):
-        frame = frame.reformat(format="yuv444p")
-    y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: p.height, : p.width]
-               .astype(np.float32) for p in frame.planes[:3])
+    frame, yuv = _yuv(frame)
+    y, u, v = (c.astype(np.float32) for c in yuv)
     if u.shape != y.shape:
         u, v = (np.repeat(np.repeat(c, 2, 0), 2, 1)[: y.shape[0], : y.shape[1]] for c in (u, v))
     full = frame.format.name.startswith("yuvj")
