@@ -3,7 +3,7 @@
 A sampler turns a video's presentation timestamps (seconds, sorted) into clips: tuples of frame
 indices. Times, not indices, are sampled, so variable-frame-rate sources and resampling to
 ``target_fps`` pick the frame that is on screen at each sampled instant (the last frame whose
-timestamp is at or before it). Without ``target_fps`` the clip steps through the video's own
+timestamp is at or before it, allowing for timestamps rounded by the container). Without ``target_fps`` the clip steps through the video's own
 frames, ``stride`` at a time.
 
 Policies (:func:`make_clip_sampler` rejects other names):
@@ -94,7 +94,7 @@ class ClipSampler:
 
     def _clip(self, times: np.ndarray, start: float, clip_index: int) -> Clip:
         if not self.target_fps:  # native rate: step through frames by index from the start
-            first = int(np.searchsorted(times, start + 1e-9, side="right") - 1)
+            first = int(np.searchsorted(times, start + _slack(times), side="right") - 1)
             wanted = first + self.stride * np.arange(self.clip_len)
             return self._pad_indices(wanted, len(times), clip_index)
         instants = start + self._step(times) * np.arange(self.clip_len)
@@ -108,10 +108,11 @@ class ClipSampler:
     def _at(self, times: np.ndarray, instants: np.ndarray, clip_index: int) -> Clip:
         """The frame on screen at each instant; past the end, padded."""
         end = times[-1] + _frame_interval(times)
-        padded = bool(np.any(instants >= end - 1e-9))
+        slack = _slack(times)
+        padded = bool(np.any(instants >= end - slack))
         if padded and self.pad == "loop":
             instants = times[0] + np.mod(instants - times[0], end - times[0])
-        index = np.searchsorted(times, instants + 1e-9, side="right") - 1
+        index = np.searchsorted(times, instants + slack, side="right") - 1
         return Clip(clip_index, tuple(int(i) for i in np.clip(index, 0, len(times) - 1)), padded)
 
     def _pad_indices(self, wanted: np.ndarray, n: int, clip_index: int) -> Clip:
@@ -123,6 +124,16 @@ class ClipSampler:
 def _frame_interval(times: np.ndarray) -> float:
     """The typical (median) time between frames; 1/30 s for a one-frame video."""
     return float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
+
+
+def _slack(times: np.ndarray) -> float:
+    """How far past an instant a frame may start and still count as on screen at it.
+
+    Containers store timestamps rounded to their time base (often 1 ms) and decoders report
+    them as floats, so a frame meant to start exactly at an instant can appear a hair later.
+    1 ms (at most a quarter of a frame interval) absorbs that without skipping a frame.
+    """
+    return min(0.001, 0.25 * _frame_interval(times))
 
 
 def make_clip_sampler(policy: str, *, clip_len: int, stride: int = 1,
