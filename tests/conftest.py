@@ -92,3 +92,42 @@ def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "demo"
     generate.run(loaded.demo, seed=loaded.base.seed, out=out)
     return out
+
+
+# Videos of the clip tests: (video id, split, frames, VFR frame times in ms or None)
+INDEX_VIDEOS = [
+    ("a000000000000001", "train", 30, None),
+    ("a000000000000002", "train", 30, [0, 33, 66, 100, 133, 166, 200, 233, 266, 300]
+     + [300 + 200 * k for k in range(1, 21)]),
+    ("a000000000000003", "train", 3, None),  # shorter than a clip: padded
+    ("a000000000000004", "val", 20, None),
+    ("a000000000000005", "val", 24, None),
+    ("a000000000000006", "test", 16, None),
+]
+
+
+@pytest.fixture
+def index_splits(tmp_path: Path, tiny_video: Callable[..., Path]) -> Path:
+    """A splits.csv over frame-index videos (frame i is grey 8*i), with VFR and a short video."""
+    from vidlab.data.cache import LABEL_COLUMNS
+
+    rows = []
+    for k, (video_id, split, frames, pts_ms) in enumerate(INDEX_VIDEOS):
+        path = tiny_video(f"{video_id}.mp4", n_frames=frames, pts_ms=pts_ms)
+        label = ("achieved", "not_achieved")[k % 2]
+        rows.append({"video_id": video_id, "path": str(path), "split": split, "label": label,
+                     "domain": "motor", "age_group": "7-12m", "milestone_id": "M_12M_001"})
+    out = tmp_path / "splits.csv"
+    columns = ["video_id", "path", *LABEL_COLUMNS, "split"]
+    out.write_text("\n".join([",".join(columns)]
+                             + [",".join(r[c] for c in columns) for r in rows]) + "\n")
+    return out
+
+
+@pytest.fixture
+def clip_params(params: params_mod.Params) -> params_mod.Params:
+    """Small clips at native rate: 4 frames of 16 x 16, two clips per video, 3 per shard."""
+    clips = dataclasses.replace(params.clips, clip_len=4, target_fps=None, size=16,
+                                train_clips=2, eval_clips=2, shard_size=3, workers=2)
+    loader = dataclasses.replace(params.loader, batch_size=2, workers=0)
+    return dataclasses.replace(params, clips=clips, loader=loader)

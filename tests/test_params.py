@@ -55,6 +55,17 @@ def test_every_key_in_params_yaml_is_a_field() -> None:
          "null."),
         ("dedup", "threshold", 0.7, "The 'threshold' parameter of dedup must be a number in "
          "[0.0, 0.5]."),
+        ("clips", "clip_len", -3, "The 'clip_len' parameter of clips must be an int in [1, 512]. "
+         "Got -3 instead."),
+        ("clips", "backend", "opencv", "must be one of 'decord', 'pyav'. Got 'opencv' instead."),
+        ("clips", "target_fps", 0, "The 'target_fps' parameter of clips must be a number in "
+         "[0.1, 240] or null."),
+        ("clips", "mean", [0.5, 2.0, 0.5], "The 'mean' parameter of clips must be a list of"),
+        ("augment", "use", ["spatial", "colour"], "The 'use' parameter of augment must be a list "
+         "of values from 'spatial', 'temporal', 'compression'. Got ['spatial', 'colour']"),
+        ("augment", "hflip", 1.5, "The 'hflip' parameter of augment must be a number in "
+         "[0.0, 1.0]."),
+        ("loader", "source", "hdf5", "must be one of 'memmap', 'shards', 'video'."),
     ],
 )
 def test_bad_value_names_key_allowed_and_found(section, key, value, message) -> None:
@@ -99,6 +110,9 @@ def test_missing_required_key_falls_back_to_default() -> None:
         ({"split": {"strategy": ["group", "group"]}}, "lists a strategy twice"),
         ({"split": {"folds": 1}}, "must be 0 \\(no k-fold\\) or at least 2"),
         ({"split": {"folds": 3, "val_fold": 3}}, "split.val_fold must be below split.folds"),
+        ({"clips": {"std": [0.2, 0.2]}}, r"clips.std must list 3 numbers \(R, G, B\)"),
+        ({"augment": {"jpeg": [90, 40]}}, r"augment.jpeg must be \[low, high\]"),
+        ({"augment": {"use": ["spatial", "spatial"]}}, "augment.use lists a group twice"),
     ],
 )
 def test_cross_field_checks(change: dict, message: str) -> None:
@@ -106,6 +120,15 @@ def test_cross_field_checks(change: dict, message: str) -> None:
     for section, values in change.items():
         raw[section].update(values)
     with pytest.raises(ParamsError, match=message):
+        params_mod.from_dict(raw)
+
+
+def test_augmentation_can_be_switched_off_entirely() -> None:
+    raw = repo_params()
+    raw["augment"]["use"] = []
+    assert params_mod.from_dict(raw).augment.use == ()
+    raw["split"]["strategy"] = []  # other lists still need at least one value
+    with pytest.raises(ParamsError, match="'strategy' parameter of split"):
         params_mod.from_dict(raw)
 
 

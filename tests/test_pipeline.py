@@ -57,7 +57,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split"}
+    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -72,6 +72,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
 
     assert_file_faults_found(project, faults)
     assert_duplicates_found_and_split_together(project, faults)
+    assert_clips_cached_reproducibly(project)
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -144,6 +145,27 @@ def assert_duplicates_found_and_split_together(project: Path, faults: list[dict]
     params_file.write_text(original)
     run(["dvc", "repro", "split"], project)
     assert splits_csv.read_bytes() == before
+
+
+def assert_clips_cached_reproducibly(project: Path) -> None:
+    """Every split video has its clips in the cache; a forced rerun writes the same bytes."""
+    import pandas as pd
+
+    clips = project / "data" / "processed" / "clips"
+    splits = pd.read_csv(project / "data" / "processed" / "splits.csv", dtype=str)
+    index = pd.read_csv(clips / "index.csv", dtype=str)
+    pairs = [set(zip(t["video_id"], t["split"], strict=True)) for t in (index, splits)]
+    assert pairs[0] == pairs[1]
+    summary = json.loads((project / "reports" / "clips" / "summary.json").read_text())
+    assert summary["failed"] == [] and summary["clips"] == len(index)
+
+    def cache_hash() -> str:
+        lock = yaml.safe_load((project / "dvc.lock").read_text())
+        return lock["stages"]["clips"]["outs"][0]["md5"]
+
+    before = cache_hash()
+    run(["dvc", "repro", "-f", "clips"], project)
+    assert cache_hash() == before
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:

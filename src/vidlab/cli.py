@@ -295,5 +295,30 @@ def split(
     typer.echo(f"  -> {out}; reports in {reports}")
 
 
+@app.command()
+@_stage
+def clips(
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    out: Annotated[
+        Path, typer.Option(help="Cache folder: <split>.npy arrays, index.csv, shards/.")
+    ] = paths.PROCESSED / "clips",
+    reports: Annotated[Path, typer.Option(help="Folder for summary.json.")] = paths.REPORTS
+    / "clips",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Sample clips once, decode, fit to the model size; cache as arrays and WebDataset shards."""
+    from vidlab import params as params_mod
+    from vidlab.data import cache
+
+    summary = cache.run(params_mod.load(params_file), splits=splits, out=out, reports=reports)
+    counts = ", ".join(f"{name} {c['clips']} clips / {c['videos']} videos"
+                       for name, c in summary["splits"].items())
+    typer.echo(f"clips: {counts}; shape {summary['clip_shape']} uint8 -> {out}")
+    if summary["failed"]:
+        typer.echo(f"  {len(summary['failed'])} video(s) could not be decoded: "
+                   f"see 'failed' in {out / 'clips.json'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

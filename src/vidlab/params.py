@@ -27,9 +27,11 @@ from vidlab.errors import ParamsError
 _MISSING = object()
 
 
-def _spec(*, low: float | None = None, high: float | None = None, choices: tuple = ()) -> dict:
-    """Field metadata read by the validator: numeric bounds (inclusive) or allowed values."""
-    return {"low": low, "high": high, "choices": choices}
+def _spec(*, low: float | None = None, high: float | None = None, choices: tuple = (),
+          empty: bool = False) -> dict:
+    """Field metadata read by the validator: numeric bounds (inclusive), allowed values, and
+    whether a list may be empty."""
+    return {"low": low, "high": high, "choices": choices, "empty": empty}
 
 
 def _describe(kind: Any, meta: Mapping) -> str:
@@ -68,7 +70,7 @@ def _coerce(kind: Any, value: Any, meta: Mapping) -> Any:
         return {_coerce(str, k, {}): _coerce(str, v, {}) for k, v in value.items()}
     if origin is tuple:
         (item,) = typing.get_args(kind)[:1]
-        if not isinstance(value, list | tuple) or not value:
+        if not isinstance(value, list | tuple) or not (value or meta.get("empty")):
             raise ValueError
         return tuple(_coerce(item, v, meta) for v in value)
     if kind is bool:
@@ -356,6 +358,78 @@ class SplitParams:
             )
 
 
+CROPS = ("center", "letterbox")
+AUGMENT_GROUPS = ("spatial", "temporal", "compression")
+
+
+@dataclass(frozen=True)
+class ClipsParams:
+    """Which frames make a clip, decoded once at the model's size (see vidlab.data)."""
+
+    backend: str = field(default="decord", metadata=_spec(choices=("decord", "pyav")))
+    clip_len: int = field(default=8, metadata=_spec(low=1, high=512))
+    stride: int = field(default=1, metadata=_spec(low=1, high=64))
+    target_fps: float | None = field(default=7.5, metadata=_spec(low=0.1, high=240))
+    pad: str = field(default="loop", metadata=_spec(choices=("loop", "repeat")))
+    train_clips: int = field(default=4, metadata=_spec(low=1, high=64))
+    eval_clips: int = field(default=3, metadata=_spec(low=1, high=64))
+    size: int = field(default=64, metadata=_spec(low=8, high=1024))
+    crop: str = field(default="center", metadata=_spec(choices=CROPS))
+    mean: tuple[float, ...] = field(default=(0.45, 0.45, 0.45), metadata=_spec(low=0, high=1))
+    std: tuple[float, ...] = field(default=(0.225, 0.225, 0.225), metadata=_spec(low=1e-3, high=1))
+    shard_size: int = field(default=128, metadata=_spec(low=1, high=100000))
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+    timeout_s: float = field(default=120.0, metadata=_spec(low=0.1, high=3600))
+
+    def __post_init__(self) -> None:
+        for name in ("mean", "std"):
+            if len(getattr(self, name)) != 3:
+                raise ParamsError(f"clips.{name} must list 3 numbers (R, G, B). "
+                                  f"Got {list(getattr(self, name))}.")
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Train-time augmentation; each group switched by ``use``, each transform off at 0."""
+
+    use: tuple[str, ...] = field(default=("spatial", "compression"),
+                                 metadata=_spec(choices=AUGMENT_GROUPS, empty=True))
+    hflip: float = field(default=0.5, metadata=_spec(low=0.0, high=1.0))
+    crop_scale: float = field(default=0.7, metadata=_spec(low=0.05, high=1.0))
+    rotate: float = field(default=5.0, metadata=_spec(low=0.0, high=45.0))
+    translate: float = field(default=0.05, metadata=_spec(low=0.0, high=0.5))
+    color: float = field(default=0.2, metadata=_spec(low=0.0, high=1.0))
+    grayscale: float = field(default=0.1, metadata=_spec(low=0.0, high=1.0))
+    noise: float = field(default=0.02, metadata=_spec(low=0.0, high=0.5))
+    blur: float = field(default=0.1, metadata=_spec(low=0.0, high=1.0))
+    frame_drop: float = field(default=0.1, metadata=_spec(low=0.0, high=0.9))
+    jitter: int = field(default=1, metadata=_spec(low=0, high=16))
+    time_warp: float = field(default=0.2, metadata=_spec(low=0.0, high=0.9))
+    reverse: float = field(default=0.0, metadata=_spec(low=0.0, high=1.0))
+    jpeg: tuple[int, ...] = field(default=(50, 95), metadata=_spec(low=1, high=100))
+
+    def __post_init__(self) -> None:
+        if len(set(self.use)) != len(self.use):
+            raise ParamsError(f"augment.use lists a group twice: {list(self.use)}.")
+        if len(self.jpeg) != 2 or self.jpeg[0] > self.jpeg[1]:
+            raise ParamsError(f"augment.jpeg must be [low, high] qualities with low <= high. "
+                              f"Got {list(self.jpeg)}.")
+
+
+@dataclass(frozen=True)
+class LoaderParams:
+    """How the DataModule feeds batches (see vidlab.data.datamodule)."""
+
+    source: str = field(default="memmap", metadata=_spec(choices=("memmap", "shards", "video")))
+    batch_size: int = field(default=16, metadata=_spec(low=1, high=4096))
+    workers: int = field(default=0, metadata=_spec(low=0, high=256))
+    pin_memory: bool = True
+    persistent_workers: bool = True
+    prefetch_factor: int = field(default=2, metadata=_spec(low=1, high=64))
+    decode_threads: int = field(default=0, metadata=_spec(low=0, high=256))
+    shuffle_buffer: int = field(default=256, metadata=_spec(low=1, high=1_000_000))
+
+
 @dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
@@ -377,6 +451,9 @@ class Params:
     validate: ValidateParams
     dedup: DedupParams
     split: SplitParams
+    clips: ClipsParams
+    augment: AugmentParams
+    loader: LoaderParams
     tracking: TrackingParams
 
 
@@ -390,6 +467,9 @@ SECTIONS: dict[str, type] = {
     "validate": ValidateParams,
     "dedup": DedupParams,
     "split": SplitParams,
+    "clips": ClipsParams,
+    "augment": AugmentParams,
+    "loader": LoaderParams,
     "tracking": TrackingParams,
 }
 

@@ -51,7 +51,8 @@ def open_video(path: str | Path, backend: str = "decord", *, threads: int = 1) -
         return DecordReader(path, threads=threads)
     if backend == "pyav":
         return PyAVReader(path, threads=threads)
-    raise ValueError(f"Unknown decoding backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    raise ValueError(
+        f"Unknown decoding backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
 
 
 def _plan(indices: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,8 @@
 A sampler turns a video's presentation timestamps (seconds, sorted) into clips: tuples of frame
 indices. Times, not indices, are sampled, so variable-frame-rate sources and resampling to
 ``target_fps`` pick the frame that is on screen at each sampled instant (the last frame whose
-timestamp is at or before it, allowing for timestamps rounded by the container). Without ``target_fps`` the clip steps through the video's own
-frames, ``stride`` at a time.
+timestamp is at or before it, allowing for timestamps rounded by the container). Without
+``target_fps`` the clip steps through the video's own frames, ``stride`` at a time.
 
 Policies (:func:`make_clip_sampler` rejects other names):
 

@@ -1,0 +1,121 @@
+"""The clips stage: exact frames through decoding into the cache, shards, reproducibility."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vidlab.data import cache
+from vidlab.errors import DataError
+from vidlab.params import Params
+
+
+def build(params: Params, splits: Path, out: Path) -> dict:
+    return cache.run(params, splits=splits, out=out / "clips", reports=out / "reports")
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def grey_ids(clip: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.rint(clip.reshape(len(clip), -1).mean(1) / 8))
+
+
+def test_cache_holds_exactly_the_sampled_frames(clip_params: Params, index_splits: Path,
+                                                tmp_path: Path) -> None:
+    summary = build(clip_params, index_splits, tmp_path / "a")
+    folder = tmp_path / "a" / "clips"
+    assert summary["splits"] == {"train": {"videos": 3, "clips": 6},
+                                 "val": {"videos": 2, "clips": 4},
+                                 "test": {"videos": 1, "clips": 2}}
+    assert summary["failed"] == [] and summary["padded_clips"] == 2  # the 3-frame video
+    index = pd.read_csv(folder / "index.csv", dtype={"video_id": str})
+    for split in ("train", "val", "test"):
+        array = np.load(folder / f"{split}.npy", mmap_mode="r")
+        assert array.shape == (len(index[index.split == split]), 4, 16, 16, 3)
+        assert array.dtype == np.uint8
+        for row in index[index.split == split].itertuples():
+            frames = tuple(int(f) for f in row.frames.split())
+            assert grey_ids(array[row.row]) == frames, row.key
+    val = index[index.video_id == "a000000000000004"]  # 20 frames, 2 evenly spaced clips of 4
+    assert val.frames.tolist() == ["0 1 2 3", "16 17 18 19"]
+    short = index[index.video_id == "a000000000000003"]
+    assert short.padded.all() and set(short.frames) == {"0 1 2 0"}
+    train = index[index.split == "train"]
+    assert (train.groupby("video_id").clip_index.apply(list) == [[0, 1]] * 3).all()
+
+
+def test_random_training_clips_follow_the_seed(clip_params: Params, index_splits: Path,
+                                               tmp_path: Path) -> None:
+    build(clip_params, index_splits, tmp_path / "a")
+    other = dataclasses.replace(clip_params, base=dataclasses.replace(clip_params.base, seed=99))
+    build(other, index_splits, tmp_path / "b")
+    frames = [pd.read_csv(tmp_path / n / "clips" / "index.csv").query("split == 'train'").frames
+              for n in ("a", "b")]
+    assert frames[0].tolist() != frames[1].tolist()
+
+
+def test_cache_is_byte_reproducible_for_any_worker_count(clip_params: Params,
+                                                         index_splits: Path,
+                                                         tmp_path: Path) -> None:
+    build(clip_params, index_splits, tmp_path / "a")
+    build(clip_params, index_splits, tmp_path / "a")  # rerun in place
+    one = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips, workers=1))
+    build(one, index_splits, tmp_path / "b")
+    first, second = tree(tmp_path / "a" / "clips"), tree(tmp_path / "b" / "clips")
+    assert first == second
+    assert sorted(n for n in first if n.startswith("shards/")) == [
+        "shards/test-000000.tar", "shards/train-000000.tar", "shards/train-000001.tar",
+        "shards/val-000000.tar", "shards/val-000001.tar"]
+
+
+def test_shards_are_webdataset_samples_of_the_same_clips(clip_params: Params,
+                                                         index_splits: Path,
+                                                         tmp_path: Path) -> None:
+    import webdataset as wds
+
+    build(clip_params, index_splits, tmp_path / "a")
+    folder = tmp_path / "a" / "clips"
+    index = pd.read_csv(folder / "index.csv", dtype={"video_id": str}).set_index("key")
+    for split in ("train", "val", "test"):
+        array = np.load(folder / f"{split}.npy")
+        shards = sorted(str(p) for p in (folder / "shards").glob(f"{split}-*.tar"))
+        samples = list(wds.WebDataset(shards, shardshuffle=False, empty_check=False).decode())
+        assert sorted(s["__key__"] for s in samples) == sorted(index[index.split == split].index)
+        for sample in samples:
+            row = index.loc[sample["__key__"]]
+            assert np.array_equal(sample["npy"], array[row["row"]])
+            assert sample["json"]["video_id"] == row["video_id"]
+            assert sample["json"]["frames"] == row["frames"]
+            assert sample["json"]["label"] == row["label"]
+    with tarfile.open(folder / "shards" / "train-000000.tar") as tar:
+        assert {(m.mtime, m.uid, m.uname) for m in tar.getmembers()} == {(0, 0, "")}
+
+
+def test_undecodable_video_is_left_out_and_reported(clip_params: Params, index_splits: Path,
+                                                    tmp_path: Path, caplog) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    with open(index_splits, "a") as handle:
+        handle.write(f"b000000000000009,{broken},achieved,motor,7-12m,M_12M_001,val\n")
+    with caplog.at_level(logging.WARNING):
+        summary = build(clip_params, index_splits, tmp_path / "a")
+    assert [f["video_id"] for f in summary["failed"]] == ["b000000000000009"]
+    assert summary["splits"]["val"] == {"videos": 2, "clips": 4}
+    assert "1 video(s) could not be decoded" in caplog.text
+    stored = json.loads((tmp_path / "a" / "clips" / "clips.json").read_text())
+    assert stored["failed"][0]["reason"].startswith("error")
+
+
+def test_missing_manifest_is_a_clear_error(clip_params: Params, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="Run the split stage first"):
+        build(clip_params, tmp_path / "nope.csv", tmp_path / "a")

@@ -1,0 +1,116 @@
+"""VideoDataModule: sample dicts from the cache, its shards or live decoding, seeded, checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from vidlab.data import cache
+from vidlab.data.datamodule import VideoDataModule
+from vidlab.errors import DataError
+from vidlab.params import Params
+
+
+@pytest.fixture
+def cached(clip_params: Params, index_splits: Path, tmp_path: Path) -> Path:
+    cache.run(clip_params, splits=index_splits, out=tmp_path / "clips",
+              reports=tmp_path / "reports")
+    return tmp_path / "clips"
+
+
+def no_augment(params: Params) -> Params:
+    return dataclasses.replace(params, augment=dataclasses.replace(params.augment, use=()))
+
+
+def module(params: Params, splits: Path, clips: Path, **kwargs) -> VideoDataModule:
+    return VideoDataModule(params, splits=splits, clips=clips, **kwargs)
+
+
+def samples(loader) -> dict[tuple[str, int], torch.Tensor]:
+    """Every sample of a loader by (video id, clip index)."""
+    out = {}
+    for batch in loader:
+        for video, video_id, clip_index in zip(batch["video"], batch["video_id"],
+                                               batch["clip_index"], strict=True):
+            out[(video_id, int(clip_index))] = video
+    return out
+
+
+def test_batches_are_dicts_of_clips(clip_params: Params, index_splits: Path,
+                                    cached: Path) -> None:
+    data = module(clip_params, index_splits, cached)
+    train = list(data.train_dataloader())
+    assert sum(len(b["label"]) for b in train) == 3  # one random clip per training video
+    batch = train[0]
+    assert set(batch) == {"video", "label", "video_id", "clip_index"}
+    assert batch["video"].shape[1:] == (3, 4, 16, 16) and batch["video"].dtype == torch.float32
+    assert batch["label"].dtype == torch.long
+    val = samples(data.val_dataloader())
+    assert sorted(val) == [("a000000000000004", 0), ("a000000000000004", 1),
+                           ("a000000000000005", 0), ("a000000000000005", 1)]
+    labels = {vid: int(lab) for b in data.val_dataloader()
+              for vid, lab in zip(b["video_id"], b["label"], strict=True)}
+    assert labels == {"a000000000000004": 1, "a000000000000005": 0}  # index in base.classes
+
+
+@pytest.mark.parametrize("source", ["shards", "video"])
+def test_every_source_gives_the_cached_eval_clips(clip_params: Params, index_splits: Path,
+                                                  cached: Path, source: str) -> None:
+    """Decoding on the fly and streaming the shards give the very tensors the cache gives."""
+    params = no_augment(clip_params)
+    reference = samples(module(params, index_splits, cached).val_dataloader())
+    other = samples(module(params, index_splits, cached, source=source).val_dataloader())
+    assert sorted(other) == sorted(reference)
+    for key, video in reference.items():
+        assert torch.equal(other[key], video), key
+
+
+def test_training_batches_follow_the_seed(clip_params: Params, index_splits: Path,
+                                          cached: Path) -> None:
+    def first_batch(params: Params) -> torch.Tensor:
+        torch.manual_seed(params.base.seed)  # what Lightning's seed_everything does
+        return next(iter(module(params, index_splits, cached).train_dataloader()))["video"]
+
+    assert torch.equal(first_batch(clip_params), first_batch(clip_params))
+    reseeded = dataclasses.replace(clip_params,
+                                   base=dataclasses.replace(clip_params.base, seed=5))
+    assert not torch.equal(first_batch(clip_params), first_batch(reseeded))
+
+
+def test_worker_processes_are_seeded(clip_params: Params, index_splits: Path,
+                                     cached: Path) -> None:
+    params = dataclasses.replace(clip_params,
+                                 loader=dataclasses.replace(clip_params.loader, workers=2))
+
+    def epoch() -> list[torch.Tensor]:
+        loader = module(params, index_splits, cached).train_dataloader()
+        assert loader.num_workers == 2 and loader.persistent_workers
+        assert not loader.pin_memory  # no GPU here: pinning would only cost
+        return [b["video"] for b in loader]
+
+    assert all(torch.equal(a, b) for a, b in zip(epoch(), epoch(), strict=True))
+
+
+def test_stale_cache_is_refused(clip_params: Params, index_splits: Path, cached: Path) -> None:
+    frame = pd.read_csv(index_splits, dtype=str)
+    frame.loc[frame.video_id == "a000000000000001", "split"] = "val"
+    frame.to_csv(index_splits, index=False)
+    with pytest.raises(DataError, match="does not match .* Rebuild it with `dvc repro clips`"):
+        module(clip_params, index_splits, cached).setup()
+
+
+def test_unknown_class_is_refused(clip_params: Params, index_splits: Path, cached: Path) -> None:
+    params = dataclasses.replace(clip_params, base=dataclasses.replace(
+        clip_params.base, classes=("achieved",)))
+    with pytest.raises(DataError, match=r"not_achieved.*not in base.classes"):
+        module(params, index_splits, cached).setup()
+
+
+def test_missing_cache_says_what_to_run(clip_params: Params, index_splits: Path,
+                                       tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="Run `dvc repro clips` first"):
+        module(clip_params, index_splits, tmp_path / "none").setup()
