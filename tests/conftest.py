@@ -33,7 +33,8 @@ SMALL_DEMO = {
 def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None:
     """An independent privacy check: no child name, raw file name, child id or exact date from
     ``demo_csv`` in any file name (relative to ``base``) or content under ``roots``. Video bytes
-    are searched only for terms of 6+ characters, which compressed data does not hit by chance."""
+    and pixel arrays (.mp4, .npy, .tar shards) are searched only for terms of 6+ characters, which
+    binary data does not hit by chance."""
     import csv
 
     from vidlab.demo.catalog import FIRST_NAMES
@@ -49,7 +50,7 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
             data, name = path.read_bytes(), str(path.relative_to(base))
             for needle in needles:
                 assert needle not in name, path
-                if path.suffix != ".mp4" or len(needle) >= 6:
+                if path.suffix not in (".mp4", ".npy", ".tar") or len(needle) >= 6:
                     assert needle.encode() not in data, (path, needle)
 
 

@@ -114,3 +114,45 @@ def test_missing_cache_says_what_to_run(clip_params: Params, index_splits: Path,
                                        tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Run `dvc repro clips` first"):
         module(clip_params, index_splits, tmp_path / "none").setup()
+
+
+def test_streamed_training_order_changes_every_epoch_and_follows_the_seed(
+        clip_params: Params, index_splits: Path, cached: Path) -> None:
+    def epochs(count: int) -> list[list[tuple[str, int]]]:
+        torch.manual_seed(clip_params.base.seed)
+        loader = module(clip_params, index_splits, cached, source="shards").train_dataloader()
+        return [[(v, int(c)) for b in loader for v, c in zip(b["video_id"], b["clip_index"],
+                                                             strict=True)]
+                for _ in range(count)]
+
+    first = epochs(3)
+    assert all(sorted(e) == sorted(first[0]) and len(e) == 6 for e in first)  # every clip
+    assert first[0] != first[1] or first[1] != first[2]
+    assert epochs(3) == first
+
+
+def test_live_decoding_names_a_video_it_cannot_read(clip_params: Params, index_splits: Path,
+                                                    cached: Path) -> None:
+    frame = pd.read_csv(index_splits, dtype=str)
+    broken = Path(frame.loc[frame.split == "test", "path"].iloc[0])
+    broken.write_bytes(b"not a video")
+    data = module(clip_params, index_splits, cached, source="video")
+    with pytest.raises(RuntimeError, match="Could not decode video a000000000000006"):
+        list(data.test_dataloader())
+
+
+def test_relative_video_paths_resolve_against_the_project(clip_params: Params,
+                                                          index_splits: Path,
+                                                          cached: Path, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """splits.csv holds paths relative to the project root; any working directory works."""
+    (tmp_path / "params.yaml").write_text("{}\n")
+    frame = pd.read_csv(index_splits, dtype=str)
+    frame["path"] = [str(Path(p).relative_to(tmp_path)) for p in frame["path"]]
+    (tmp_path / "data").mkdir()
+    moved = tmp_path / "data" / "splits.csv"
+    frame.to_csv(moved, index=False)
+    monkeypatch.chdir(tmp_path / "data")
+    params = no_augment(clip_params)
+    live = samples(module(params, moved, cached, source="video").val_dataloader())
+    assert sorted(live) == sorted(samples(module(params, moved, cached).val_dataloader()))

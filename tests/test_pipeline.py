@@ -77,7 +77,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
     assert "Data and pipelines are up to date." in run(["dvc", "status"], project)
-    roots = [project / "data" / "interim", project / "reports"]
+    roots = [project / "data" / "interim", project / "data" / "processed", project / "reports"]
     assert_no_identifiers(demo / "metadata.csv", roots, project)
 
     # The outputs are in the DVC cache and can be pushed to the default local remote.

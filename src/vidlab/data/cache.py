@@ -27,6 +27,7 @@ import io
 import json
 import logging
 import tarfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -36,6 +37,7 @@ import pandas as pd
 from vidlab.errors import DataError
 from vidlab.fsutil import atomic_dir, atomic_write_text
 from vidlab.params import SPLIT_NAMES, ClipsParams, Params
+from vidlab.paths import project_root
 from vidlab.progress import track, worker_count
 
 log = logging.getLogger(__name__)
@@ -62,31 +64,37 @@ def sampler_for(split: str, p: ClipsParams):
                              clips_per_video=1 if train else p.eval_clips)
 
 
-def sample_video(reader, split: str, p: ClipsParams, rng: np.random.Generator | None):
-    """The clips of one open video: ``train_clips`` random draws, or the eval clips."""
+def sample_video(times: np.ndarray, split: str, p: ClipsParams,
+                 rng: np.random.Generator | None) -> list:
+    """The clips of one video: ``train_clips`` random draws, or the eval clips."""
     sampler = sampler_for(split, p)
     if split == "train":
         return [c._replace(clip_index=k) for k in range(p.train_clips)
-                for c in sampler(reader.times, rng)]
-    return sampler(reader.times)
+                for c in sampler(times, rng)]
+    return sampler(times)
 
 
-def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int) -> dict:
-    """Sample, decode and fit all clips of one video (runs in a worker process)."""
+def read_clips(path: str | Path, p: ClipsParams, choose: Callable[[np.ndarray], list], *,
+               threads: int = 1) -> tuple[list, np.ndarray, np.ndarray, str]:
+    """Open a video, let ``choose`` pick clips from its frame times, decode them in one pass and
+    fit them to ``p.size``. A decord failure is retried with PyAV.
+
+    Returns:
+        The clips, their frames as uint8 ``(clips, T, size, size, 3)``, the frame times and the
+        backend that decoded them.
+    """
     import torch
 
     from vidlab.data.decode import open_video
     from vidlab.data.transforms import fit
 
-    torch.set_num_threads(1)
     backends = [p.backend] + (["pyav"] if p.backend == "decord" else [])
     for attempt, backend in enumerate(backends):
         try:
-            reader = open_video(path, backend, threads=1)
+            reader = open_video(path, backend, threads=threads)
             try:
-                clips = sample_video(reader, split, p, video_rng(seed, video_id))
-                wanted = [i for clip in clips for i in clip.indices]
-                frames = torch.from_numpy(reader.get_frames(wanted))
+                clips = choose(reader.times)
+                frames = reader.get_frames([i for clip in clips for i in clip.indices])
                 times = reader.times
             finally:
                 reader.close()
@@ -94,8 +102,19 @@ def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int
         except Exception:
             if attempt == len(backends) - 1:
                 raise
-    fitted = fit(frames, size=p.size, crop=p.crop).numpy()
-    arrays = fitted.reshape(len(clips), p.clip_len, *fitted.shape[1:])
+            log.debug("decord failed on %s; retrying with PyAV", Path(path).name)
+    fitted = fit(torch.from_numpy(frames), size=p.size, crop=p.crop).numpy()
+    return clips, fitted.reshape(len(clips), p.clip_len, *fitted.shape[1:]), times, backend
+
+
+def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int) -> dict:
+    """Sample, decode and fit all clips of one video (runs in a worker process)."""
+    import torch
+
+    torch.set_num_threads(1)
+    rng = video_rng(seed, video_id)
+    clips, arrays, times, backend = read_clips(
+        path, p, lambda times: sample_video(times, split, p, rng))
     return {"backend": backend, "arrays": arrays,
             "clips": [(c.clip_index, round(float(times[c.indices[0]]), 6), c.padded, c.indices)
                       for c in clips]}
@@ -103,6 +122,15 @@ def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int
 
 def _item(job: tuple) -> dict:
     return decode_clips(*job)
+
+
+def resolve_paths(paths: pd.Series, splits: Path) -> pd.Series:
+    """Video paths of splits.csv, which are relative to the project root, made absolute, so the
+    stage and the DataModule work from any working directory."""
+    root = project_root(Path(splits).resolve().parent)
+    if not (root / "params.yaml").is_file():  # a manifest outside a project: relative to the cwd
+        root = Path.cwd()
+    return paths.map(lambda p: str(p if Path(p).is_absolute() else root / p))
 
 
 def _read_splits(path: Path) -> pd.DataFrame:
@@ -113,6 +141,7 @@ def _read_splits(path: Path) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path} lacks column(s) {', '.join(sorted(missing))}; "
                         "rebuild it with the split stage.")
+    frame["path"] = resolve_paths(frame["path"], Path(path))
     order = {name: k for k, name in enumerate(SPLIT_NAMES)}
     frame = frame[frame["split"].isin(order)]
     frame = frame.assign(_order=frame["split"].map(order))

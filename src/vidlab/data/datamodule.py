@@ -4,8 +4,9 @@ It reads the split manifest (``splits.csv``, from the split stage) and the clips
 clips stage); it never splits anything itself. Train: a random clip per video and the train
 preset. Val and test: every evenly spaced clip of every video and the eval preset, so evaluation
 can average softmax per video. ``loader.source`` picks where clips come from: ``memmap`` (the
-cache's arrays, default), ``shards`` (the cache's WebDataset tars, streamed) or ``video`` (decoded
-live from the videos, for fresh random clips every epoch at the cost of decoding).
+cache's arrays, default), ``shards`` (the cache's WebDataset tars, streamed; a training epoch
+then streams every cached clip, ``clips.train_clips`` per video) or ``video`` (decoded live from
+the videos, for fresh random clips every epoch at the cost of decoding).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader
 
+from vidlab.data.cache import resolve_paths
 from vidlab.data.datasets import CachedClips, LiveClips, shard_stream
 from vidlab.data.decode import decoder_threads
 from vidlab.data.transforms import EvalPreset, TrainPreset
@@ -100,7 +102,8 @@ class VideoDataModule(pl.LightningDataModule):
                 f"{self.splits_path}: column {column!r} holds value(s) {unknown[:5]} that are not "
                 f"in base.classes {self.classes}. List every class in params.yaml base.classes.")
         frame = frame[frame["split"].isin(SPLIT_NAMES)]
-        return frame.assign(target=frame[column].map(self.classes.index))
+        return frame.assign(target=frame[column].map(self.classes.index),
+                            path=resolve_paths(frame["path"], self.splits_path))
 
     def _index(self, videos: pd.DataFrame) -> pd.DataFrame:
         """The cache index, checked against the manifest (a stale cache is refused)."""

@@ -11,7 +11,7 @@ generator: a fixed seed and worker count give the same batches.
 
 from __future__ import annotations
 
-import warnings
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +48,8 @@ class CachedClips(Dataset):
         self.videos = sorted(self.index["video_id"].unique())
         self._clips = {v: rows[["row", "clip_index"]].to_numpy()
                        for v, rows in self.index.groupby("video_id")}
+        self._items = list(zip(self.index["video_id"], self.index["row"].astype(int),
+                               self.index["clip_index"].astype(int), strict=True))
         self._array: np.ndarray | None = None  # opened lazily, once per worker process
 
     def __len__(self) -> int:
@@ -61,15 +63,16 @@ class CachedClips(Dataset):
             choices = self._clips[video_id]
             row, clip_index = (int(v) for v in choices[torch.randint(len(choices), ()).item()])
         else:
-            entry = self.index.iloc[item]
-            video_id, row = entry["video_id"], int(entry["row"])
-            clip_index = int(entry["clip_index"])
+            video_id, row, clip_index = self._items[item]
         clip = torch.from_numpy(np.array(self._array[row]))  # copy out of the memory map
         return _sample(self.transform(clip), self.labels[video_id], video_id, clip_index)
 
 
 class LiveClips(Dataset):
     """Clips decoded from the videos at load time (no cache): slower, fresh random clips.
+
+    Decoding goes through the same :func:`~vidlab.data.cache.read_clips` as the clips stage
+    (decord, PyAV on failure), so an eval clip equals its cached copy.
 
     Args:
         videos: rows with ``video_id`` and ``path``.
@@ -86,29 +89,44 @@ class LiveClips(Dataset):
         self.labels, self.transform, self.train = labels, transform, train
         self.params, self.threads = clips, threads
         self.per_video = 1 if train else clips.eval_clips
+        self._last: tuple[int, np.ndarray] | None = None  # eval: one decode per video, not per clip
 
     def __len__(self) -> int:
         return len(self.videos) * self.per_video
 
     def __getitem__(self, item: int) -> dict:
-        from vidlab.data.cache import sampler_for
-        from vidlab.data.decode import open_video
-        from vidlab.data.transforms import fit
-
-        video = self.videos.iloc[item // self.per_video]
-        reader = open_video(video["path"], self.params.backend, threads=self.threads)
+        number, clip_index = divmod(item, self.per_video)
+        video = self.videos.iloc[number]
         try:
-            if self.train:
-                rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
-                clip = sampler_for("train", self.params)(reader.times, rng)[0]
-            else:
-                clip = sampler_for("val", self.params)(reader.times)[item % self.per_video]
-            frames = torch.from_numpy(reader.get_frames(clip.indices))
-        finally:
-            reader.close()
-        fitted = fit(frames, size=self.params.size, crop=self.params.crop)
-        return _sample(self.transform(fitted), self.labels[video["video_id"]], video["video_id"],
-                       clip.clip_index if not self.train else 0)
+            frames, clip_index = self._frames(number, clip_index, video["path"])
+        except Exception as exc:
+            raise RuntimeError(
+                f"Could not decode video {video['video_id']} ({exc}). The clips stage leaves "
+                "such videos out (see clips.json); use loader.source: memmap.") from exc
+        return _sample(self.transform(torch.from_numpy(np.array(frames))),
+                       self.labels[video["video_id"]], video["video_id"], clip_index)
+
+    def _frames(self, number: int, clip_index: int, path: str) -> tuple[np.ndarray, int]:
+        from vidlab.data.cache import read_clips, sample_video
+
+        if self.train:
+            rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
+            _, arrays, _, _ = read_clips(path, self.params,
+                                         lambda t: [_random_clip(t, self.params, rng)],
+                                         threads=self.threads)
+            return arrays[0], 0
+        if self._last is None or self._last[0] != number:
+            _, arrays, _, _ = read_clips(path, self.params,
+                                         lambda t: sample_video(t, "val", self.params, None),
+                                         threads=self.threads)
+            self._last = (number, arrays)
+        return self._last[1][clip_index], clip_index
+
+
+def _random_clip(times: np.ndarray, params, rng: np.random.Generator):
+    from vidlab.data.cache import sampler_for
+
+    return sampler_for("train", params)(times, rng)[0]
 
 
 def shard_stream(shards: list[str], labels: dict[str, int], transform: Transform, *,
@@ -121,9 +139,10 @@ def shard_stream(shards: list[str], labels: dict[str, int], transform: Transform
     import webdataset as wds
 
     pipeline = wds.WebDataset(shards, shardshuffle=len(shards) if train else False,
-                              nodesplitter=wds.split_by_node, seed=seed, empty_check=False)
+                              detshuffle=True, nodesplitter=wds.split_by_node, seed=seed,
+                              empty_check=False)
     if train:
-        pipeline = pipeline.shuffle(shuffle_buffer, seed=seed)
+        pipeline = pipeline.compose(_EpochShuffle(shuffle_buffer))
 
     def to_sample(raw: dict) -> dict:
         meta = raw["json"]
@@ -132,6 +151,27 @@ def shard_stream(shards: list[str], labels: dict[str, int], transform: Transform
                        int(meta["clip_index"]))
 
     pipeline = pipeline.decode().select(lambda raw: raw["json"]["video_id"] in labels)
-    with warnings.catch_warnings():  # "with_length only sets __len__": that is all we want
-        warnings.simplefilter("ignore", UserWarning)
-        return pipeline.map(to_sample).with_length(length)
+    return pipeline.map(to_sample).with_length(length, silent=True)
+
+
+class _EpochShuffle:
+    """A shuffle buffer whose order changes every epoch and follows the seed.
+
+    Seeded from torch's per-worker seed (drawn from the DataLoader's seeded generator, anew each
+    epoch when workers are not persistent) and an epoch counter (for persistent workers and the
+    main process), so neither setting replays one order.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size, self.epoch = size, -1
+
+    def __call__(self, samples):
+        self.epoch += 1
+        rng = random.Random(f"{torch.initial_seed()}-{self.epoch}")
+        buffer: list = []
+        for sample in samples:
+            buffer.append(sample)
+            if len(buffer) >= self.size:
+                yield buffer.pop(rng.randrange(len(buffer)))
+        rng.shuffle(buffer)
+        yield from buffer
