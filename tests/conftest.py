@@ -46,7 +46,7 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
         needles |= {row["filename"], Path(row["filename"]).stem, row["child_id"],
                     row["recorded_on"]}
     for root in roots:
-        for path in (p for p in root.rglob("*") if p.is_file()):
+        for path in [root] if root.is_file() else (p for p in root.rglob("*") if p.is_file()):
             data, name = path.read_bytes(), str(path.relative_to(base))
             for needle in needles:
                 assert needle not in name, path

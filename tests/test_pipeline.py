@@ -46,6 +46,7 @@ def project(tmp_path: Path) -> Path:
     params["validate"]["min_side"] = 32  # the small profile's near-duplicate is 70x56
     # 4 children cannot fill three splits with both labels each: check leakage, not balance.
     params["split"].update(train=0.5, val=0.25, test=0.25, require_all_classes=False)
+    params["train"].update(epochs=2, width=8, r2plus1d_width=8)  # the stages run; not for scores
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
@@ -57,7 +58,8 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
-    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips"}
+    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
+              "train@center_frame", "train@pool2d", "train@r2plus1d"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -77,7 +79,8 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
     assert "Data and pipelines are up to date." in run(["dvc", "status"], project)
-    roots = [project / "data" / "interim", project / "data" / "processed", project / "reports"]
+    roots = [project / "data" / "interim", project / "data" / "processed", project / "reports",
+             project / "models", project / "mlruns", project / "mlflow.db"]
     assert_no_identifiers(demo / "metadata.csv", roots, project)
 
     # The outputs are in the DVC cache and can be pushed to the default local remote.

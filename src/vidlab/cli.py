@@ -320,5 +320,29 @@ def clips(
                    f"see 'failed' in {out / 'clips.json'}")
 
 
+@app.command()
+@_stage
+def train(
+    model: Annotated[str, typer.Option(help="center_frame, pool2d or r2plus1d.")],
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
+    / "clips",
+    out: Annotated[Path | None, typer.Option(help="Folder for model.pt and metrics.json "
+                                                  "(default: models/<model>).")] = None,
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Train one baseline with Lightning; log it to MLflow; keep the best state dict."""
+    from vidlab import params as params_mod
+    from vidlab import train as train_mod
+
+    folder = out or paths.MODELS / model
+    result = train_mod.run(params_mod.load(params_file), model=model, splits=splits,
+                           clips=clips, out=folder)
+    best = {k: v for k, v in result.items() if k.startswith("best_")}
+    typer.echo(f"train {model}: {best} after {result['epochs']} epoch(s) -> {folder}; "
+               f"MLflow run {result['run_id']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -431,6 +431,35 @@ class LoaderParams:
 
 
 @dataclass(frozen=True)
+class TrainParams:
+    """The baselines and how they train (see vidlab.train and vidlab.models)."""
+
+    epochs: int = field(default=40, metadata=_spec(low=1, high=10000))
+    lr: float = field(default=0.003, metadata=_spec(low=1e-7, high=10.0))
+    weight_decay: float = field(default=0.0001, metadata=_spec(low=0.0, high=1.0))
+    optimizer: str = field(default="adamw", metadata=_spec(choices=("adamw", "sgd")))
+    schedule: str = field(default="onecycle", metadata=_spec(choices=("onecycle", "cosine",
+                                                                      "none")))
+    balance: str = field(default="weights", metadata=_spec(choices=("weights", "none")))
+    monitor: str = field(default="val/video_acc",
+                         metadata=_spec(choices=("val/video_acc", "val/acc")))
+    patience: int = field(default=15, metadata=_spec(low=1, high=10000))
+    depth: int = field(default=1, metadata=_spec(low=1, high=8))
+    width: int = field(default=32, metadata=_spec(low=4, high=512))
+    r2plus1d_variant: str = field(default="small", metadata=_spec(choices=("small",
+                                                                           "r2plus1d_18")))
+    r2plus1d_width: int = field(default=16, metadata=_spec(low=4, high=512))
+    pool: str = field(default="max", metadata=_spec(choices=("mean", "max", "attention")))
+    weights: str | None = None
+    precision: str = field(default="auto", metadata=_spec(choices=("auto", "32-true",
+                                                                   "16-mixed", "bf16-mixed")))
+    accelerator: str = field(default="auto", metadata=_spec(choices=("auto", "cpu", "gpu")))
+    devices: int = field(default=1, metadata=_spec(low=1, high=1024))
+    nodes: int = field(default=1, metadata=_spec(low=1, high=1024))
+    strategy: str = field(default="auto", metadata=_spec(choices=("auto", "ddp", "ddp_spawn")))
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
@@ -454,6 +483,7 @@ class Params:
     clips: ClipsParams
     augment: AugmentParams
     loader: LoaderParams
+    train: TrainParams
     tracking: TrackingParams
 
 
@@ -470,6 +500,7 @@ SECTIONS: dict[str, type] = {
     "clips": ClipsParams,
     "augment": AugmentParams,
     "loader": LoaderParams,
+    "train": TrainParams,
     "tracking": TrackingParams,
 }
 

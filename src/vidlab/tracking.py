@@ -296,6 +296,7 @@ def start_run(
     tags: dict[str, str] | None = None,
     nested: bool = False,
     root: Path | None = None,
+    parent_run_id: str | None = None,
 ) -> Iterator[mlflow.ActiveRun]:
     """Open an MLflow run with the standard tags; end it FINISHED, FAILED or KILLED.
 
@@ -310,6 +311,8 @@ def start_run(
         tags: extra tags; they override the standard ones on a name clash.
         nested: start under the currently active run.
         root: project root (for the default store and git); defaults to the project root.
+        parent_run_id: nest under this run (e.g. from :func:`pipeline_parent`); overrides
+            ``VIDLAB_PARENT_RUN_ID``.
 
     Yields:
         The active run.
@@ -319,7 +322,7 @@ def start_run(
     uri = tracking_uri(params, root)
     _set_tracking_uri(uri)
     _use_experiment(params.experiment, uri)
-    parent = parent_run_id_from_env() if mlflow.active_run() is None else None
+    parent = (parent_run_id or parent_run_id_from_env()) if mlflow.active_run() is None else None
     all_tags = {**standard_tags(fingerprint, root), **{k: str(v) for k, v in (tags or {}).items()}}
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent, tags=all_tags)
     log.debug("Started MLflow run %s (%s) in %s", run.info.run_id, run_name, uri)
@@ -334,6 +337,33 @@ def start_run(
         raise
     finally:
         _end_run(run.info.run_id, status)
+
+
+TAG_PIPELINE = "vidlab.pipeline_key"
+
+
+def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None = None,
+                    root: Path | None = None) -> str:
+    """The id of the parent run of one pipeline run, created on first use.
+
+    Stages of one ``dvc repro`` run in separate processes; they find their common parent by the
+    tag ``vidlab.pipeline_key`` (a hash of commit, data and params the caller computes).
+    """
+    import mlflow
+
+    uri = tracking_uri(params, root)
+    _set_tracking_uri(uri)
+    _use_experiment(params.experiment, uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(params.experiment)
+    found = client.search_runs([experiment.experiment_id],
+                               filter_string=f"tags.`{TAG_PIPELINE}` = '{key}'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    tags = {**standard_tags(fingerprint, root), TAG_PIPELINE: key}
+    run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{key[:8]}", tags=tags)
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
 
 
 def _descends_from(run: mlflow.entities.Run, ancestor_id: str) -> bool:

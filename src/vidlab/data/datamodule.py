@@ -141,7 +141,10 @@ class VideoDataModule(pl.LightningDataModule):
             persistent_workers=p.persistent_workers and workers > 0,
             prefetch_factor=p.prefetch_factor if workers > 0 else None,
             worker_init_fn=pl_worker_init_function if workers > 0 else None,
-            generator=generator)
+            generator=generator,
+            # a last training batch of one clip breaks BatchNorm; the shuffle drops other clips
+            # each epoch, so no video is left out for good
+            drop_last=split == "train" and not iterable and len(dataset) > self.batch_size)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -1,0 +1,1 @@
+"""Networks (plain nn.Modules from torchvision parts) and the LightningModule that trains them."""
