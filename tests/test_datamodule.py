@@ -42,9 +42,11 @@ def samples(loader) -> dict[tuple[str, int], torch.Tensor]:
 
 def test_batches_are_dicts_of_clips(clip_params: Params, index_splits: Path,
                                     cached: Path) -> None:
-    data = module(clip_params, index_splits, cached)
+    whole = module(clip_params, index_splits, cached, batch_size=3).train_dataloader()
+    assert sum(len(b["label"]) for b in whole) == 3  # one random clip per training video
+    data = module(clip_params, index_splits, cached)  # batch size 2
     train = list(data.train_dataloader())
-    assert sum(len(b["label"]) for b in train) == 3  # one random clip per training video
+    assert [len(b["label"]) for b in train] == [2]  # a last batch of one would break BatchNorm
     batch = train[0]
     assert set(batch) == {"video", "label", "video_id", "clip_index"}
     assert batch["video"].shape[1:] == (3, 4, 16, 16) and batch["video"].dtype == torch.float32
