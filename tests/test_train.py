@@ -80,3 +80,12 @@ def test_missing_local_weights_are_a_clear_error(setup: dict, tmp_path: Path) ->
 
     with pytest.raises(DataError, match="center_frame.pt does not exist"):
         fit(setup, "center_frame", tmp_path / "m", weights=str(tmp_path / "nowhere"))
+
+
+def test_trains_from_streamed_shards(setup: dict, tmp_path: Path) -> None:
+    """Class weights come from the manifest, so every loader source trains."""
+    params = setup["params"]
+    setup = {**setup, "params": dataclasses.replace(
+        params, loader=dataclasses.replace(params.loader, source="shards"))}
+    result = fit(setup, "center_frame", tmp_path / "m")
+    assert result["epochs"] >= 1

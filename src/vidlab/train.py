@@ -56,7 +56,7 @@ def class_weights(data, params: Params) -> list[float] | None:
     """Inverse-frequency loss weights over the training videos (``train.balance: weights``)."""
     if params.train.balance != "weights":
         return None
-    labels = data.datasets["train"].labels.values()
+    labels = data.labels["train"].values()  # from the manifest, whatever loader.source is
     counts = [sum(1 for label in labels if label == k) for k in range(len(data.classes))]
     total = sum(counts)
     return [total / (len(counts) * c) if c else 0.0 for c in counts]

@@ -172,7 +172,7 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
         (tmp / MARKER).touch()
         index = _write_arrays(tmp, videos, results, p)
         _write_shards(tmp / "shards", tmp, index, p.shard_size, seed)
-        summary = _summary(videos, index, failed, results, params)
+        summary = _summary(index, failed, results, params)
         (tmp / "index.csv").write_text(index.to_csv(index=False, lineterminator="\n"),
                                        encoding="utf-8")
         (tmp / "clips.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -247,8 +247,8 @@ def _write_shards(folder: Path, arrays: Path, index: pd.DataFrame, size: int, se
                     _tar_add(tar, f"{row.key}.json", json.dumps(meta, sort_keys=True).encode())
 
 
-def _summary(videos: pd.DataFrame, index: pd.DataFrame, failed: dict[str, str],
-             results: dict[int, dict], params: Params) -> dict:
+def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dict],
+             params: Params) -> dict:
     p = params.clips
     counts = {split: {"videos": int(index.loc[index["split"] == split, "video_id"].nunique()),
                       "clips": int((index["split"] == split).sum())} for split in SPLIT_NAMES}

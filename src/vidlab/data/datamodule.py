@@ -49,6 +49,7 @@ class VideoDataModule(pl.LightningDataModule):
         self.batch_size = batch_size or params.loader.batch_size
         self.classes = list(params.base.classes)
         self.datasets: dict[str, object] = {}
+        self.labels: dict[str, dict[str, int]] = {}  # per split: class index by video id
 
     # --- setup ---------------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ class VideoDataModule(pl.LightningDataModule):
         for split in SPLIT_NAMES:
             train = split == "train"
             members = videos[videos["split"] == split]
-            split_labels = {v: labels[v] for v in members["video_id"]}
+            split_labels = self.labels[split] = {v: labels[v] for v in members["video_id"]}
             preset = presets["train" if train else "eval"]
             if self.source == "memmap":
                 self.datasets[split] = CachedClips(self.clips_path, split,
@@ -76,7 +77,7 @@ class VideoDataModule(pl.LightningDataModule):
                 shards = sorted(str(p) for p in (self.clips_path / "shards").glob(f"{split}-*.tar"))
                 count = int((index["split"] == split).sum())
                 self.datasets[split] = shard_stream(
-                    shards, split_labels, preset, train=train, seed=self._seed(),
+                    shards, split_labels, preset, train=train, seed=self.params.base.seed,
                     shuffle_buffer=self.params.loader.shuffle_buffer, length=count)
             elif self.source == "video":
                 threads = decoder_threads(self.params.loader.decode_threads,
@@ -86,9 +87,6 @@ class VideoDataModule(pl.LightningDataModule):
             else:
                 raise DataError(f"Unknown loader source {self.source!r}; "
                                 "expected memmap, shards or video.")
-
-    def _seed(self) -> int:
-        return self.params.base.seed
 
     def _videos(self) -> pd.DataFrame:
         """The manifest's videos with their class index in ``target``."""
@@ -133,7 +131,7 @@ class VideoDataModule(pl.LightningDataModule):
         dataset = self.datasets[split]
         workers = p.workers
         iterable = self.source == "shards"
-        generator = torch.Generator().manual_seed(self._seed() + SPLIT_NAMES.index(split))
+        generator = torch.Generator().manual_seed(self.params.base.seed + SPLIT_NAMES.index(split))
         return DataLoader(
             dataset, batch_size=self.batch_size, num_workers=workers,
             shuffle=(split == "train" and not iterable),

@@ -26,8 +26,8 @@ POOLS = ("mean", "max", "attention")
 def resnet2d(depth: int, width: int) -> tuple[nn.Module, int]:
     """A torchvision ResNet (BasicBlock) trunk with ``depth`` blocks per stage; its feature size.
 
-    The stem is torchvision's; ``width`` scales the stages through ``width_per_group``'s
-    sibling, the first stage's planes, so small demo inputs train fast on a CPU.
+    Stages are ``width``, 2x, 4x and 8x wide (torchvision's 64 .. 512 at ``width`` 64), built
+    with ResNet's own layer maker, so small demo inputs train fast on a CPU.
     """
     net = ResNet(BasicBlock2d, [depth] * 4, num_classes=1)
     if width != 64:  # rebuild the stages at another width with torchvision's own layer maker
