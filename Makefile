@@ -1,11 +1,13 @@
 # Two commands do all set-up on a machine that has only Python:
 #   make repro   install (uv + locked environment), then `dvc repro` on the bundled demo
 #   make test    install, then the whole test suite (what .ci/run calls)
+#   make ui      the MLflow UI on 127.0.0.1 (PORT=5000), to compare the runs
 SHELL := /bin/bash
 PYTHON ?= python3
 # A uv on PATH is used as is; otherwise one is bootstrapped into .tools/ (a venv, so it also works
 # where the system Python refuses pip installs).
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PORT ?= 5000
 
 export UV_PYTHON_DOWNLOADS := never
 export DVC_NO_ANALYTICS := 1
@@ -25,6 +27,9 @@ repro: install  ## Run the whole pipeline (dvc repro)
 
 test: install  ## Run every test, slow ones included
 	$(UV) run pytest
+
+ui: install  ## The MLflow UI on http://127.0.0.1:$(PORT) against the project's store
+	$(UV) run vidlab ui --port $(PORT)
 
 lint: install  ## Static checks
 	$(UV) run ruff check src tests benchmarks

@@ -47,6 +47,7 @@ def project(tmp_path: Path) -> Path:
     # 4 children cannot fill three splits with both labels each: check leakage, not balance.
     params["split"].update(train=0.5, val=0.25, test=0.25, require_all_classes=False)
     params["train"].update(epochs=2, width=8, r2plus1d_width=8)  # the stages run; not for scores
+    params["sanity"].update(shuffle_epochs=2, gradcam_clips=2)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
@@ -59,7 +60,7 @@ def project(tmp_path: Path) -> Path:
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
     stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
-              "train@center_frame", "train@pool2d", "train@r2plus1d"}
+              "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -75,6 +76,8 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     assert_file_faults_found(project, faults)
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
+    assert_sanity_checked(project)
+    assert_runs_served_by_mlflow_ui(project)
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -169,6 +172,88 @@ def assert_clips_cached_reproducibly(project: Path) -> None:
     before = cache_hash()
     run(["dvc", "repro", "-f", "clips"], project)
     assert cache_hash() == before
+
+
+def assert_sanity_checked(project: Path) -> None:
+    """The sanity report passed for every model, with Grad-CAM figures; DVC reads it as metrics."""
+    from PIL import Image
+
+    report = json.loads((project / "reports" / "sanity.json").read_text())
+    assert report["passed"] and set(report["models"]) == {"center_frame", "pool2d", "r2plus1d"}
+    for model, entry in report["models"].items():
+        assert entry["label_shuffle"]["passed"] and entry["overfit"]["passed"]
+        assert Image.open(project / "reports" / "sanity" / f"gradcam_{model}.gif").n_frames > 1
+    printed = run(["dvc", "metrics", "show", "--json"], project)
+    shown, _ = json.JSONDecoder().raw_decode(printed[printed.index("{"):])
+    files = next(iter(shown.values()))["data"]
+    assert "reports/sanity.json" in files and "models/pool2d/metrics.json" in files
+
+
+def assert_runs_served_by_mlflow_ui(project: Path) -> None:
+    """`vidlab ui` starts a real MLflow server on loopback; its REST API shows the three
+    baselines' runs side by side under one parent, with per-epoch metrics and the state dict."""
+    import signal
+    import socket
+    import time
+    import urllib.parse
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = project.parent / "ui.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([str(Path(sys.executable).parent / "vidlab"), "ui", "--port",
+                                   str(port)], cwd=project, env=env, stdout=out, stderr=out,
+                                  start_new_session=True)
+
+    def get(endpoint: str, **query: str) -> dict:
+        url = f"{base}{endpoint}?{urllib.parse.urlencode(query)}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.loads(response.read())
+
+    try:
+        for _ in range(240):  # start-up: imports and database migrations
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, log.read_text()
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"mlflow server did not come up:\n{log.read_text()}")
+        experiment = get("/api/2.0/mlflow/experiments/get-by-name", experiment_name="vidlab")
+        experiment_id = experiment["experiment"]["experiment_id"]
+        request = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/runs/search", method="POST",
+            data=json.dumps({"experiment_ids": [experiment_id], "max_results": 100}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            runs = json.loads(response.read())["runs"]
+        tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
+        models = {t.get("vidlab.model"): r for t, r in zip(tags, runs, strict=True)}
+        assert {"center_frame", "pool2d", "r2plus1d"} <= set(models)
+        parents = {t.get("mlflow.parentRunId") for t in tags if t.get("vidlab.model")}
+        assert len(parents) == 1 and None not in parents  # side by side under one pipeline run
+        for model in ("center_frame", "pool2d", "r2plus1d"):
+            run_id = models[model]["info"]["run_id"]
+            assert models[model]["info"]["status"] == "FINISHED"
+            metrics = {m["key"] for m in models[model]["data"]["metrics"]}
+            assert {"val/video_acc", "train/loss", "best_val_video_acc"} <= metrics
+            history = get("/api/2.0/mlflow/metrics/get-history", run_id=run_id,
+                          metric_key="val/video_acc")["metrics"]
+            assert len(history) == 2  # one per epoch (train.epochs: 2)
+            files = get("/api/2.0/mlflow/artifacts/list", run_id=run_id, path="model")["files"]
+            assert [f["path"] for f in files] == ["model/model.pt"]
+        with urllib.request.urlopen(base + "/", timeout=30) as response:
+            assert response.status == 200 and b"<html" in response.read().lower()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:

@@ -11,6 +11,7 @@ import torch
 
 from vidlab import train
 from vidlab.data import cache
+from vidlab.errors import DataError
 from vidlab.params import Params
 
 
@@ -76,8 +77,6 @@ def test_training_is_deterministic_on_cpu(setup: dict, tmp_path: Path) -> None:
 
 
 def test_missing_local_weights_are_a_clear_error(setup: dict, tmp_path: Path) -> None:
-    from vidlab.errors import DataError
-
     with pytest.raises(DataError, match="center_frame.pt does not exist"):
         fit(setup, "center_frame", tmp_path / "m", weights=str(tmp_path / "nowhere"))
 
@@ -89,3 +88,69 @@ def test_trains_from_streamed_shards(setup: dict, tmp_path: Path) -> None:
         params, loader=dataclasses.replace(params.loader, source="shards"))}
     result = fit(setup, "center_frame", tmp_path / "m")
     assert result["epochs"] >= 1
+
+
+def test_balanced_sampler_draws_each_class_equally(setup: dict) -> None:
+    """train.balance: sampler draws videos with replacement, classes equally likely."""
+    from collections import Counter
+
+    from vidlab.data.datamodule import VideoDataModule
+
+    params = setup["params"]
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train,
+                                                                   balance="sampler"))
+    data = VideoDataModule(params, splits=setup["splits"], clips=setup["clips"], batch_size=1)
+    sampler = data.train_dataloader().sampler
+    videos = data.datasets["train"].video_ids
+    labels = data.labels["train"]
+    assert Counter(labels.values()) == {0: 2, 1: 1}  # imbalanced: 2 achieved, 1 not
+    drawn = Counter(labels[videos[i]] for _ in range(400) for i in sampler)
+    assert abs(drawn[0] / drawn.total() - 0.5) < 0.05
+    with pytest.raises(DataError, match="shards"):
+        VideoDataModule(dataclasses.replace(params, loader=dataclasses.replace(
+            params.loader, source="shards")), splits=setup["splits"],
+            clips=setup["clips"]).train_dataloader()
+
+
+def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
+                                                                    tmp_path: Path) -> None:
+    """Real DDP: `vidlab train` with two CPU processes (gloo); Lightning re-launches the command
+    for rank 1. Both ranks train; only rank zero writes outputs and the MLflow run."""
+    import os
+    import subprocess
+    import sys
+
+    import mlflow
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    p = setup["params"]
+    for section in ("clips", "loader"):
+        raw[section] = json.loads(json.dumps(dataclasses.asdict(getattr(p, section))))
+    raw["train"].update(epochs=1, width=8, r2plus1d_width=8, accelerator="cpu", devices=2,
+                        strategy="ddp")
+    raw["tracking"].update(experiment="test-ddp", uri=f"sqlite:///{tmp_path / 'ddp.db'}")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    vidlab = Path(sys.executable).parent / "vidlab"
+    env = os.environ | {"GLOO_SOCKET_IFNAME": "lo", "MASTER_ADDR": "127.0.0.1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run(
+        [str(vidlab), "train", "--model", "center_frame", "--splits", str(setup["splits"]),
+         "--clips", str(setup["clips"]), "--out", str(project / "out")],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Starting with 2 processes" in done.stdout + done.stderr
+    metrics = json.loads((project / "out" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    per_rank = metrics["train_samples_per_rank"]
+    assert len(per_rank) == 2 and all(n > 0 for n in per_rank)  # both ranks trained
+    client = mlflow.MlflowClient(tracking_uri=raw["tracking"]["uri"])
+    experiment = client.get_experiment_by_name("test-ddp")
+    runs = client.search_runs([experiment.experiment_id], "tags.`vidlab.model` = 'center_frame'")
+    assert len(runs) == 1  # rank 1 logged nothing
+    (run,) = runs
+    assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
+    assert client.get_metric_history(run.info.run_id, "val/video_acc")
+    assert done.stdout.count("train center_frame:") == 1  # rank 1 does not report either

@@ -339,9 +339,62 @@ def train(
     folder = out or paths.MODELS / model
     result = train_mod.run(params_mod.load(params_file), model=model, splits=splits,
                            clips=clips, out=folder)
+    if result.get("rank"):  # a DDP worker: rank zero reports
+        return
     best = {k: v for k, v in result.items() if k.startswith("best_")}
     typer.echo(f"train {model}: {best} after {result['epochs']} epoch(s) -> {folder}; "
                f"MLflow run {result['run_id']}")
+
+
+@app.command()
+@_stage
+def sanity(
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
+    / "clips",
+    models: Annotated[Path, typer.Option(help="Folder of <model>/model.pt (from train).")] = (
+        paths.MODELS),
+    report: Annotated[Path, typer.Option(help="The JSON report to write.")] = paths.REPORTS
+    / "sanity.json",
+    out: Annotated[Path, typer.Option(help="Folder for the Grad-CAM figures.")] = paths.REPORTS
+    / "sanity",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Label-shuffle and overfit checks per model, and Grad-CAM figures; fail on a failed check."""
+    from vidlab import params as params_mod
+    from vidlab import sanity as sanity_mod
+
+    result = sanity_mod.run(params_mod.load(params_file), splits=splits, clips=clips,
+                            models=models, report=report, out=out)
+    for model, entry in result["models"].items():
+        shuffle, overfit = entry["label_shuffle"], entry["overfit"]
+        typer.echo(f"sanity {model}: label shuffle val {shuffle['val_video_acc']:.2f} "
+                   f"(chance {shuffle['chance']:.2f}, range {shuffle['range']}) "
+                   f"{'ok' if shuffle['passed'] else 'FAILED'}; overfit {overfit['clips']} clips "
+                   f"{overfit['train_acc']:.2f} {'ok' if overfit['passed'] else 'FAILED'}")
+    if result["failures"]:  # only reached with sanity.fail: false
+        typer.echo(f"{len(result['failures'])} sanity check(s) failed; see {report}.", err=True)
+
+
+@app.command()
+@_stage
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 against the project's tracking store (Ctrl-C stops)."""
+    import os
+    import sys
+
+    from vidlab import params as params_mod
+    from vidlab import tracking
+
+    uri = tracking.tracking_uri(params_mod.load(params_file).tracking)
+    command = tracking.server_command(uri, port=port)
+    typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
+    sys.stdout.flush()
+    os.execv(command[0], command)  # the server takes over this process (signals go to it)
 
 
 if __name__ == "__main__":  # pragma: no cover

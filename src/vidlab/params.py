@@ -440,7 +440,8 @@ class TrainParams:
     optimizer: str = field(default="adamw", metadata=_spec(choices=("adamw", "sgd")))
     schedule: str = field(default="onecycle", metadata=_spec(choices=("onecycle", "cosine",
                                                                       "none")))
-    balance: str = field(default="weights", metadata=_spec(choices=("weights", "none")))
+    balance: str = field(default="weights", metadata=_spec(choices=("weights", "sampler",
+                                                                  "none")))
     monitor: str = field(default="val/video_acc",
                          metadata=_spec(choices=("val/video_acc", "val/acc")))
     patience: int = field(default=15, metadata=_spec(low=1, high=10000))
@@ -457,6 +458,23 @@ class TrainParams:
     devices: int = field(default=1, metadata=_spec(low=1, high=1024))
     nodes: int = field(default=1, metadata=_spec(low=1, high=1024))
     strategy: str = field(default="auto", metadata=_spec(choices=("auto", "ddp", "ddp_spawn")))
+
+
+SANITY_MODELS = ("center_frame", "pool2d", "r2plus1d")
+
+
+@dataclass(frozen=True)
+class SanityParams:
+    """Checks that training can fail and can succeed, and where the models look (vidlab.sanity)."""
+
+    models: tuple[str, ...] = field(default=SANITY_MODELS, metadata=_spec(choices=SANITY_MODELS))
+    shuffle_epochs: int = field(default=10, metadata=_spec(low=1, high=1000))
+    alpha: float = field(default=0.01, metadata=_spec(low=1e-6, high=0.5))
+    overfit_clips: int = field(default=16, metadata=_spec(low=2, high=256))
+    overfit_epochs: int = field(default=100, metadata=_spec(low=1, high=10000))
+    overfit_target: float = field(default=0.95, metadata=_spec(low=0.0, high=1.0))
+    gradcam_clips: int = field(default=4, metadata=_spec(low=0, high=64))
+    fail: bool = True
 
 
 @dataclass(frozen=True)
@@ -484,6 +502,7 @@ class Params:
     augment: AugmentParams
     loader: LoaderParams
     train: TrainParams
+    sanity: SanityParams
     tracking: TrackingParams
 
 
@@ -501,6 +520,7 @@ SECTIONS: dict[str, type] = {
     "augment": AugmentParams,
     "loader": LoaderParams,
     "train": TrainParams,
+    "sanity": SanityParams,
     "tracking": TrackingParams,
 }
 

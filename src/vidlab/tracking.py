@@ -394,3 +394,23 @@ def _end_run(run_id: str, status: str) -> None:
         mlflow.end_run(status)
         if active.info.run_id == run_id:
             break
+
+
+def server_command(uri: str, *, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ``mlflow server`` command line serving the store ``uri`` (UI and REST API) on ``host``.
+
+    Artifacts stay where the runs recorded them (``mlruns/`` beside a SQLite store); the server
+    reads them from there for the UI.
+    """
+    import shutil
+    import sys
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise DataError(f"Refusing to serve MLflow on {host!r}: vidlab binds to loopback only.")
+    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or shutil.which(
+        "mlflow")
+    if mlflow is None:
+        raise DataError("The mlflow command is not installed in this environment; run "
+                        "`make install` (uv sync) first.")
+    return [mlflow, "server", "--backend-store-uri", uri, "--host", host, "--port", str(port),
+            "--workers", "1"]

@@ -105,6 +105,10 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     module = ClipClassifier(net, classes=len(params.base.classes), lr=t.lr,
                             weight_decay=t.weight_decay, optimizer=t.optimizer,
                             schedule=t.schedule, class_weights=class_weights(data, params))
+    rank = global_rank(t.devices)
+    if rank != 0:  # a DDP worker Lightning launched: train, but log and write nothing
+        with tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
+            return _fit(module, data, params, None, Path(tmp)) | {"rank": rank}
     data_fp = fingerprint(root, Path(splits), Path(clips))
     parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp),
                                       fingerprint=data_fp, root=root)
@@ -124,8 +128,25 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     return result
 
 
-def _fit(module, data, params: Params, run_id: str, tmp: Path) -> dict:
-    """Lightning fit with best-checkpoint and early stopping; the best weights as a state dict."""
+def global_rank(devices: int) -> int:
+    """This process's rank before Lightning starts: 0 in the process a user ran.
+
+    Lightning's DDP launcher re-runs the command for ranks > 0 with ``LOCAL_RANK`` and
+    ``NODE_RANK`` set; torchrun and SLURM set ``RANK`` / ``SLURM_PROCID``. Only rank zero may
+    create MLflow runs or write outputs.
+    """
+    env = os.environ
+    for name in ("RANK", "SLURM_PROCID"):
+        if env.get(name, "").strip():
+            return int(env[name])
+    return int(env.get("NODE_RANK", "0") or 0) * devices + int(env.get("LOCAL_RANK", "0") or 0)
+
+
+def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
+    """Lightning fit with best-checkpoint and early stopping; the best weights as a state dict.
+
+    ``run_id`` None (a DDP worker): no logger; returns only what this rank trained on.
+    """
     import pytorch_lightning as pl
     import torch
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
@@ -137,21 +158,25 @@ def _fit(module, data, params: Params, run_id: str, tmp: Path) -> dict:
     checkpoint = ModelCheckpoint(dirpath=tmp / "ckpt", monitor=t.monitor, mode="max",
                                  save_top_k=1, filename="best")
     stop = EarlyStopping(monitor=t.monitor, mode="max", patience=t.patience)
-    logger = MLFlowLogger(tracking_uri=tracking.tracking_uri(params.tracking), run_id=run_id,
-                          log_model=False)
+    logger = False if run_id is None else MLFlowLogger(
+        tracking_uri=tracking.tracking_uri(params.tracking), run_id=run_id, log_model=False)
     trainer = pl.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices,
                          num_nodes=t.nodes, strategy=t.strategy, precision=_precision(t),
                          deterministic=True, logger=logger, callbacks=[checkpoint, stop],
                          enable_progress_bar=progress_enabled(), enable_model_summary=False,
                          log_every_n_steps=1, num_sanity_val_steps=0)
     trainer.fit(module, datamodule=data)
+    spread = {"world_size": int(trainer.world_size),
+              "train_samples_per_rank": list(module.samples_per_rank)}
+    if trainer.global_rank != 0:  # rank zero's checkpoint folder may already be gone
+        return spread
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
     state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
     torch.save(state, tmp / "model.pt")
     scores = {k: float(v) for k, v in trainer.callback_metrics.items()}
     return {"best_" + t.monitor.replace("/", "_"): round(float(checkpoint.best_model_score), 4),
             "best_epoch": int(best["epoch"]), "epochs": int(trainer.current_epoch),
-            "last": {k: round(v, 4) for k, v in sorted(scores.items())}}
+            "last": {k: round(v, 4) for k, v in sorted(scores.items())}, **spread}
 
 
 def _precision(t) -> str:
@@ -171,9 +196,11 @@ def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Pat
     flat = {f"{section}.{key}": value for section in ("train", "clips", "augment", "loader")
             for key, value in asdict(getattr(params, section)).items()}
     flat |= {"base.seed": params.base.seed, "base.target": params.base.target, "model": model,
-             "parameters": sum(p.numel() for p in net.parameters())}
+             "parameters": sum(p.numel() for p in net.parameters()),
+             "world_size": result.get("world_size", 1)}
     mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
-    mlflow.log_metrics({k: v for k, v in result.items() if isinstance(v, int | float)})
+    mlflow.log_metrics({k: v for k, v in result.items()
+                        if isinstance(v, int | float) and k != "world_size"})
     mlflow.log_artifact(str(tmp / "model.pt"), artifact_path="model")
     for name in ("params.yaml", "dvc.lock"):
         if (root / name).is_file():

@@ -18,7 +18,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from vidlab.data.cache import resolve_paths
 from vidlab.data.datasets import CachedClips, LiveClips, shard_stream
@@ -132,9 +132,12 @@ class VideoDataModule(pl.LightningDataModule):
         workers = p.workers
         iterable = self.source == "shards"
         generator = torch.Generator().manual_seed(self.params.base.seed + SPLIT_NAMES.index(split))
+        sampler = None
+        if split == "train" and self.params.train.balance == "sampler":
+            sampler = self._balanced_sampler(dataset, generator)
         return DataLoader(
             dataset, batch_size=self.batch_size, num_workers=workers,
-            shuffle=(split == "train" and not iterable),
+            shuffle=(split == "train" and not iterable and sampler is None), sampler=sampler,
             pin_memory=p.pin_memory and torch.cuda.is_available(),
             persistent_workers=p.persistent_workers and workers > 0,
             prefetch_factor=p.prefetch_factor if workers > 0 else None,
@@ -143,6 +146,18 @@ class VideoDataModule(pl.LightningDataModule):
             # a last training batch of one clip breaks BatchNorm; the shuffle drops other clips
             # each epoch, so no video is left out for good
             drop_last=split == "train" and not iterable and len(dataset) > self.batch_size)
+
+    def _balanced_sampler(self, dataset, generator: torch.Generator) -> WeightedRandomSampler:
+        """Videos drawn with replacement, each class equally often (``train.balance: sampler``)."""
+        videos = getattr(dataset, "video_ids", None)
+        if videos is None:
+            raise DataError("train.balance: sampler needs loader.source memmap or video (a "
+                            "shards stream cannot be resampled); use train.balance: weights.")
+        labels = [self.labels["train"][v] for v in videos]
+        counts = {k: labels.count(k) for k in set(labels)}
+        weights = torch.tensor([1.0 / counts[k] for k in labels], dtype=torch.double)
+        return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True,
+                                     generator=generator)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

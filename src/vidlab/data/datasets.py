@@ -46,6 +46,7 @@ class CachedClips(Dataset):
         self.transform, self.labels, self.train = transform, labels, train
         self.index = index.reset_index(drop=True)
         self.videos = sorted(self.index["video_id"].unique())
+        self.video_ids = self.videos  # train: the video of each item
         self._clips = {v: rows[["row", "clip_index"]].to_numpy()
                        for v, rows in self.index.groupby("video_id")}
         self._items = list(zip(self.index["video_id"], self.index["row"].astype(int),
@@ -89,6 +90,7 @@ class LiveClips(Dataset):
         self.labels, self.transform, self.train = labels, transform, train
         self.params, self.threads = clips, threads
         self.per_video = 1 if train else clips.eval_clips
+        self.video_ids = list(self.videos["video_id"])  # train: the video of each item
         self._last: tuple[int, np.ndarray] | None = None  # eval: one decode per video, not per clip
 
     def __len__(self) -> int:

@@ -37,6 +37,8 @@ class ClipClassifier(pl.LightningModule):
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weight", weight, persistent=False)
         self._val: dict[str, list] = defaultdict(list)
+        self.samples_seen = 0  # training clips this process saw (per rank under DDP)
+        self.samples_per_rank: list[int] = []
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
@@ -49,11 +51,17 @@ class ClipClassifier(pl.LightningModule):
         loss = self._loss(logits, batch["label"])
         acc = (logits.argmax(1) == batch["label"]).float().mean()
         size = len(batch["label"])
+        self.samples_seen += size
         self.log("train/loss", loss, on_epoch=True, on_step=False, batch_size=size,
                  sync_dist=True)
         self.log("train/acc", acc, on_epoch=True, on_step=False, batch_size=size,
                  sync_dist=True)
         return loss
+
+    def on_train_end(self) -> None:
+        """Every rank's count of training clips (a collective: all ranks run it)."""
+        seen = self.all_gather(torch.tensor(self.samples_seen, device=self.device))
+        self.samples_per_rank = [int(n) for n in seen.reshape(-1).tolist()]
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self(batch["video"])
