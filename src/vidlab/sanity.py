@@ -107,11 +107,12 @@ def video_predictions(net, loader) -> tuple[list[str], list[int], list[int]]:
     import torch
 
     net.eval()
+    device = next(net.parameters()).device  # on a GPU during or after Lightning's fit
     probs: dict[str, list] = {}
     labels: dict[str, int] = {}
     with torch.no_grad():
         for batch in loader:
-            p = net(batch["video"]).softmax(1)
+            p = net(batch["video"].to(device)).softmax(1).float().cpu()
             for video, row, label in zip(batch["video_id"], p, batch["label"], strict=True):
                 probs.setdefault(video, []).append(row)
                 labels[video] = int(label)
@@ -280,13 +281,13 @@ def gradcam(net, video, target: int):
 
     hook = target_layer(net).register_forward_hook(keep)
     try:
-        video = video.unsqueeze(0).detach()
+        video = video.unsqueeze(0).detach().to(next(net.parameters()).device)
         net.zero_grad(set_to_none=True)
         logits = net(video)
         logits[0, target].backward()
     finally:
         hook.remove()
-    act, grad = seen["act"].detach(), seen["act"].grad.detach()
+    act, grad = seen["act"].detach().float().cpu(), seen["act"].grad.detach().float().cpu()
     _, frames, height, width = video.shape[1:]
     if act.dim() == 5:  # (1, C, t, h, w): a 3D network
         weights = grad.mean(dim=(2, 3, 4), keepdim=True)
@@ -303,7 +304,7 @@ def gradcam(net, video, target: int):
             cam = full
     peak = float(cam.max())
     cam = cam / peak if peak > 0 else cam
-    return cam.clamp(0, 1), logits.detach().softmax(1)[0]
+    return cam.clamp(0, 1), logits.detach().float().softmax(1)[0].cpu()
 
 
 def _overlay(frames: np.ndarray, cam: np.ndarray, scale: int) -> np.ndarray:
