@@ -8,13 +8,16 @@
    memmap (the clips cache), video (decoded live) and shards (WebDataset), with 0 and 2 workers;
    once with augmentation off (train preset == eval preset: loading alone) and once with the
    default augmentation. The issue's target: the cache >= 10x decoding on the fly.
-3. Data wait: the share of a training step spent waiting for the next batch (memmap, default
-   augmentation, 0 and 2 workers) while training torchvision's full-size r2plus1d_18 on the CPU.
+3. Data wait: the share of training time spent waiting for the next batch (memmap, default
+   augmentation, 0 and 2 workers) while training the three baselines as configured
+   (``vidlab.train.build_network``: center_frame, pool2d, the small R(2+1)D) on the CPU, with the
+   module's loss and optimizer; the models take turns by whole epochs on one loader, the first
+   epoch a warm-up, then ``--epochs``. The smaller the model, the larger the share.
 
 Contenders run in one process and are reported as ratios (shared, noisy machines). The clips
 cache is built first (into a temporary folder unless ``--clips``). Writes reports/bench/loader.json.
 
-    uv run python benchmarks/loader.py [--repeats 3] [--steps 10] [--clips DIR]
+    uv run python benchmarks/loader.py [--repeats 3] [--epochs 4] [--clips DIR]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from vidlab.data.datamodule import VideoDataModule
 from vidlab.data.decode import BACKENDS, decoder_threads, open_video
 from vidlab.fsutil import atomic_write_text
 from vidlab.params import Params
+from vidlab.train import MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 10.0  # the issue's target: the cache loads >= 10x faster than decoding on the fly
@@ -202,48 +206,96 @@ def high_resolution(manifest: pd.DataFrame, params: Params, tmp: Path, repeats: 
     return result
 
 
-def data_wait(params: Params, splits: Path, clips: Path, steps: int, warmup: int) -> dict:
-    """Seconds in ``next(batches)`` vs forward+backward+step while training r2plus1d_18.
+def train_epoch(module, optimizer, loader) -> tuple[float, float, int, int]:
+    """One epoch of training steps: seconds waiting in ``next(batches)``, seconds computing, the
+    steps and the clips.
 
-    This is torchvision's full-size r2plus1d_18 (31M parameters), not the project's reduced demo
-    variant (a later issue; to be re-measured then): its compute dwarfs loading, so the wait share
-    here is a lower bound of what a small model sees.
+    The wait includes the epoch's start (``iter(loader)``: workers begin loading again), as in
+    training: Lightning starts every epoch the same way.
     """
-    from torchvision.models.video import r2plus1d_18
+    wait = compute = 0.0
+    steps = clips = 0
+    batches = iter(loader)
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        wait += time.perf_counter() - start
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        logits = module(batch["video"])
+        loss = torch.nn.functional.cross_entropy(logits, batch["label"],
+                                                 weight=module.class_weight)
+        loss.backward()
+        optimizer.step()
+        compute += time.perf_counter() - start
+        steps, clips = steps + 1, clips + len(batch["label"])
+    return wait, compute, steps, clips
 
-    result: dict = {"model": "torchvision r2plus1d_18 (full size, weights=None, num_classes=2)",
-                    "note": "not the reduced demo variant (later issue); re-measure with it",
-                    "source": "memmap", "augment": list(params.augment.use),
-                    "batch_size": params.loader.batch_size, "steps_timed": steps - warmup,
-                    "torch_threads": torch.get_num_threads()}
+
+def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
+    """Seconds in ``next(batches)`` vs the training step, for the three configured baselines.
+
+    The networks are the demo's (``vidlab.train.build_network``: center_frame, pool2d and the
+    small R(2+1)D) in ``ClipClassifier``, with its class-weighted cross-entropy and optimizer
+    (``train.optimizer``, no LR schedule), on the memmap train loader with the default
+    augmentation. Per worker count, one loader serves all three models (persistent workers, as
+    in training); the models take turns by whole epochs (the order rotating), so a burst of load
+    elsewhere hits all of them and no model finds batches another one's workers prefetched. The
+    first epoch of each model is a warm-up (worker start-up, allocator) and not timed. With
+    workers, loading runs in parallel with the step on the same cores, so part of its cost shows
+    up as a slower step rather than as wait: ``clips_per_s`` (end to end) is the fair comparison
+    between worker counts.
+    """
+    from vidlab.models.module import ClipClassifier
+    from vidlab.train import build_network, class_weights
+
+    t = params.train
+    result: dict = {"models": list(MODELS),
+                    "built_with": "vidlab.train.build_network (params.yaml train section)",
+                    "networks": {"width_2d": t.width, "depth": t.depth, "pool": t.pool,
+                                 "r2plus1d_variant": t.r2plus1d_variant,
+                                 "r2plus1d_width": t.r2plus1d_width},
+                    "optimizer": t.optimizer, "source": "memmap",
+                    "augment": list(params.augment.use), "batch_size": params.loader.batch_size,
+                    "epochs_timed": epochs, "torch_threads": torch.get_num_threads()}
     for workers in WORKERS:
-        torch.manual_seed(0)
-        model = r2plus1d_18(weights=None, num_classes=len(params.base.classes)).train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        module = VideoDataModule(with_workers(params, workers), splits=splits, clips=clips,
-                                 source="memmap")
-        loader = module.train_dataloader()
-        iterator, wait, compute = iter(loader), 0.0, 0.0
-        for step in range(steps):
-            start = time.perf_counter()
-            try:
-                batch = next(iterator)
-            except StopIteration:  # epoch boundary (6 batches on the demo): counts as waiting
-                iterator = iter(loader)
-                batch = next(iterator)
-            waited = time.perf_counter() - start
-            start = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(batch["video"]), batch["label"])
-            loss.backward()
-            optimizer.step()
-            if step >= warmup:  # the first steps pay for worker start-up and allocator warm-up
-                wait, compute = wait + waited, compute + time.perf_counter() - start
-        result[f"w{workers}"] = {"wait_s": round(wait, 3), "compute_s": round(compute, 3),
-                                 "wait_share": round(wait / (wait + compute), 4)}
-        log.info("data wait w%d: %.1f%%", workers, 100 * wait / (wait + compute))
-        del iterator, loader
+        data = VideoDataModule(with_workers(params, workers), splits=splits, clips=clips,
+                               source="memmap")
+        loader = data.train_dataloader()
+        weights = class_weights(data, params)
+        modules, optimizers = {}, {}
+        for model in MODELS:
+            torch.manual_seed(params.base.seed)
+            modules[model] = ClipClassifier(
+                build_network(model, params), classes=len(params.base.classes), lr=t.lr,
+                weight_decay=t.weight_decay, optimizer=t.optimizer, schedule="none",
+                class_weights=weights).train()
+            optimizers[model] = modules[model].configure_optimizers()
+        epochs_of: dict[str, list] = {m: [] for m in MODELS}  # (wait, compute, steps, clips)
+        for round_index in range(epochs + 1):
+            k = round_index % len(MODELS)
+            for model in MODELS[k:] + MODELS[:k]:
+                measured = train_epoch(modules[model], optimizers[model], loader)
+                if round_index:  # round 0: warm-up
+                    epochs_of[model].append(measured)
+        for model in MODELS:
+            wait, compute, steps, clips_seen = (sum(column)
+                                                for column in zip(*epochs_of[model], strict=True))
+            result.setdefault(model, {})[f"w{workers}"] = {
+                "steps": steps, "wait_s": round(wait, 3), "compute_s": round(compute, 3),
+                "wait_share": round(wait / (wait + compute), 4),
+                "wait_ms_per_step": round(1000 * wait / steps, 1),
+                "compute_ms_per_step": round(1000 * compute / steps, 1),
+                "clips_per_s": round(clips_seen / (wait + compute), 1)}
+            log.info("data wait %s w%d: %.1f%%", model, workers, 100 * wait / (wait + compute))
+        del loader, data
         gc.collect()
+    for model in MODELS:
+        result[model]["clips_per_s_w2_over_w0"] = round(
+            result[model]["w2"]["clips_per_s"] / result[model]["w0"]["clips_per_s"], 2)
     return result
 
 
@@ -294,18 +346,21 @@ def table(result: dict) -> str:
                      f"{r['video_clips_per_s']:.0f} clips/s)")
     lines.append("-" * 80)
     wait = result["data_wait"]
-    for w in WORKERS:
-        r = wait[f"w{w}"]
-        lines.append(f"{f'data wait share r2plus1d_18 w{w}':<44}{100 * r['wait_share']:>11.1f}%"
-                     f"  (wait {r['wait_s']:.2f} s / compute {r['compute_s']:.2f} s)")
+    for model in MODELS:
+        for w in WORKERS:
+            r = wait[model][f"w{w}"]
+            lines.append(f"{f'data wait share {model} w{w}':<44}{100 * r['wait_share']:>11.1f}%"
+                         f"  (wait {r['wait_ms_per_step']:.0f} / step "
+                         f"{r['compute_ms_per_step']:.0f} ms; {r['clips_per_s']:.1f} clips/s)")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per worker count")
-    parser.add_argument("--warmup", type=int, default=2, help="first steps not timed")
+    parser.add_argument("--epochs", type=int, default=4,
+                        help="data wait: timed training epochs per model and worker count "
+                             "(after one warm-up epoch)")
     parser.add_argument("--clips", type=Path, help="build the clips cache here (kept)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench" / "loader.json")
     args = parser.parse_args()
@@ -329,7 +384,7 @@ def main() -> None:
         log.info("decode done")
         result["loader"] = loading(params, splits, clips, args.repeats)
         result["high_resolution"] = high_resolution(manifest, params, Path(tmp), args.repeats)
-        result["data_wait"] = data_wait(params, splits, clips, args.steps, args.warmup)
+        result["data_wait"] = data_wait(params, splits, clips, args.epochs)
     result["seconds_total"] = round(time.perf_counter() - began, 1)
     result["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 2)  # noisy neighbours
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
