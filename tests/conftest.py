@@ -132,3 +132,53 @@ def clip_params(params: params_mod.Params) -> params_mod.Params:
                                 train_clips=2, eval_clips=2, shard_size=3, workers=2)
     loader = dataclasses.replace(params.loader, batch_size=2, workers=0)
     return dataclasses.replace(params, clips=clips, loader=loader)
+
+
+TEXTURE_SPLITS = {"train": 24, "val": 16, "test": 8}
+TEXTURE_DOMAINS = ("motor", "language", "social", "cognitive")
+TEXTURE_MILESTONES = ("M_12M_001", "L_12M_002", "S_6M_001", "C_18M_003", "M_24M_002")
+
+
+@pytest.fixture(scope="module")
+def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """48 short real H.264 videos: each a random texture drifting, labels alternating, so no
+    pixel says the label; two videos per subject group; domains cycle through 4 values and
+    milestones through 5 (for multi-class targets). The clips cache over them, a sqlite MLflow
+    store, tiny networks."""
+    from vidlab.data import cache
+    from vidlab.data.cache import LABEL_COLUMNS
+
+    root = tmp_path_factory.mktemp("texture")
+    rng = np.random.default_rng(7)
+    rows, k = [], 0
+    for split, count in TEXTURE_SPLITS.items():
+        for _ in range(count):
+            texture = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            frames = [np.roll(texture, 2 * i, axis=1) for i in range(8)]
+            path = root / "videos" / f"{k:03d}.mp4"
+            path.parent.mkdir(exist_ok=True)
+            write_video(path, frames, fps=15, crf=18)
+            rows.append({"video_id": f"b{k:015d}", "path": str(path), "split": split,
+                         "label": ("achieved", "not_achieved")[k % 2],
+                         "domain": TEXTURE_DOMAINS[k % 4],
+                         "age_group": ("0-6m", "7-12m")[k % 3 % 2],
+                         "milestone_id": TEXTURE_MILESTONES[k % 5],
+                         "subject_id": f"s{k // 2:015d}", "group": str(k // 2)})
+            k += 1
+    splits = root / "splits.csv"
+    columns = ["video_id", "path", "subject_id", *LABEL_COLUMNS, "group", "split"]
+    splits.write_text("\n".join([",".join(columns)]
+                                + [",".join(r[c] for c in columns) for r in rows]) + "\n")
+    base = params_mod.load(ROOT / "params.yaml")
+    params = dataclasses.replace(
+        base,
+        clips=dataclasses.replace(base.clips, clip_len=4, target_fps=None, size=16,
+                                  train_clips=1, eval_clips=1, workers=0),
+        loader=dataclasses.replace(base.loader, batch_size=8, workers=0),
+        train=dataclasses.replace(base.train, width=8, r2plus1d_width=8, accelerator="cpu"),
+        evaluate=dataclasses.replace(base.evaluate, n_boot=50),
+        tracking=dataclasses.replace(base.tracking, experiment="test-texture",
+                                     uri=f"sqlite:///{root / 'mlflow.db'}"))
+    cache.run(params, splits=splits, out=root / "clips", reports=root / "reports")
+    (root / "params.yaml").write_text("# the test's params\n")
+    return {"params": params, "splits": splits, "clips": root / "clips", "root": root}

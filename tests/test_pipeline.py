@@ -48,6 +48,7 @@ def project(tmp_path: Path) -> Path:
     params["split"].update(train=0.5, val=0.25, test=0.25, require_all_classes=False)
     params["train"].update(epochs=2, width=8, r2plus1d_width=8)  # the stages run; not for scores
     params["sanity"].update(shuffle_epochs=2, gradcam_clips=2)
+    params["evaluate"].update(n_boot=50)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], repo)
@@ -60,7 +61,8 @@ def project(tmp_path: Path) -> Path:
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
     first = run(["dvc", "repro"], project)
     stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
-              "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity"}
+              "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
+              "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d", "compare"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -78,6 +80,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)
     assert_runs_served_by_mlflow_ui(project)
+    assert_metrics_and_plots_tracked(project)
 
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second
@@ -183,9 +186,7 @@ def assert_sanity_checked(project: Path) -> None:
     for model, entry in report["models"].items():
         assert entry["label_shuffle"]["passed"] and entry["overfit"]["passed"]
         assert Image.open(project / "reports" / "sanity" / f"gradcam_{model}.gif").n_frames > 1
-    printed = run(["dvc", "metrics", "show", "--json"], project)
-    shown, _ = json.JSONDecoder().raw_decode(printed[printed.index("{"):])
-    files = next(iter(shown.values()))["data"]
+    files = next(iter(_json(run(["dvc", "metrics", "show", "--json"], project)).values()))["data"]
     assert "reports/sanity.json" in files and "models/pool2d/metrics.json" in files
 
 
@@ -254,6 +255,39 @@ def assert_runs_served_by_mlflow_ui(project: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def _json(printed: str):
+    value, _ = json.JSONDecoder().raw_decode(printed[printed.index("{"):])
+    return value
+
+
+def assert_metrics_and_plots_tracked(project: Path) -> None:
+    """`dvc metrics show` lists the three baselines; `dvc plots show` draws their confusion
+    matrices and ROC curves; a training param changed with `dvc exp run` shows in
+    `dvc metrics diff`."""
+    models = ("center_frame", "pool2d", "r2plus1d")
+    shown = next(iter(_json(run(["dvc", "metrics", "show", "--json"], project)).values()))
+    for model in models:
+        assert shown["data"][f"reports/metrics/{model}.json"]["data"]["test"]["video"]["acc"]
+    table = (project / "reports" / "models.md").read_text()
+    assert all(f"| `{model}` |" in table for model in models)
+    run(["dvc", "plots", "show", "-o", str(project.parent / "plots_html")], project)
+    page = (project.parent / "plots_html" / "index.html").read_text()
+    for name in ("confusion", "roc", "precision_recall"):
+        assert name in page
+    assert all(f"reports/plots/{model}/roc.csv" in page for model in models)
+
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline results"], project)
+    before = shown["data"]["reports/metrics/pool2d.json"]["data"]["val"]["clip"]["acc"]["value"]
+    out = run(["dvc", "exp", "run", "-S", "train.lr=0.0003", "-S", "train.epochs=1"], project)
+    assert "Running stage 'train@pool2d'" in out and "Running stage 'evaluate@pool2d'" in out
+    diff = _json(run(["dvc", "metrics", "diff", "--json"], project))
+    changed = diff["reports/metrics/pool2d.json"]  # {"val.clip.acc.value": {old, new, diff}}
+    assert any(v.get("old") != v.get("new") for v in changed.values())
+    if "val.clip.acc.value" in changed:
+        assert changed["val.clip.acc.value"]["old"] == before
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:

@@ -7,61 +7,26 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from scipy import stats
 
+from tests.conftest import TEXTURE_SPLITS
 from vidlab import sanity, train
-from vidlab.data import cache
 from vidlab.data.datasets import CachedClips
-from vidlab.demo.encode import write_video
 from vidlab.models import networks
 from vidlab.params import Params
 
-SPLIT_SIZES = {"train": 24, "val": 16, "test": 2}
-
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """42 short real H.264 videos: each a random texture drifting, labels alternating, so no
-    pixel says the label; the clips cache over them, a sqlite MLflow store, tiny networks."""
-    from vidlab import params as params_mod
-    from vidlab.data.cache import LABEL_COLUMNS
-
-    root = tmp_path_factory.mktemp("sanity")
-    rng = np.random.default_rng(7)
-    rows, k = [], 0
-    for split, count in SPLIT_SIZES.items():
-        for _ in range(count):
-            texture = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-            frames = [np.roll(texture, 2 * i, axis=1) for i in range(8)]
-            path = root / "videos" / f"{k:03d}.mp4"
-            path.parent.mkdir(exist_ok=True)
-            write_video(path, frames, fps=15, crf=18)
-            rows.append({"video_id": f"b{k:015d}", "path": str(path), "split": split,
-                         "label": ("achieved", "not_achieved")[k % 2], "domain": "motor",
-                         "age_group": "7-12m", "milestone_id": "M_12M_001"})
-            k += 1
-    splits = root / "splits.csv"
-    columns = ["video_id", "path", *LABEL_COLUMNS, "split"]
-    splits.write_text("\n".join([",".join(columns)]
-                                + [",".join(r[c] for c in columns) for r in rows]) + "\n")
-    base = params_mod.load(Path(__file__).parents[1] / "params.yaml")
-    params = dataclasses.replace(
-        base,
-        clips=dataclasses.replace(base.clips, clip_len=4, target_fps=None, size=16,
-                                  train_clips=1, eval_clips=1, workers=0),
-        loader=dataclasses.replace(base.loader, batch_size=8, workers=0),
-        train=dataclasses.replace(base.train, width=8, r2plus1d_width=8, accelerator="cpu"),
-        sanity=dataclasses.replace(base.sanity, models=("center_frame",), shuffle_epochs=8,
-                                   overfit_epochs=100, gradcam_clips=2),
-        tracking=dataclasses.replace(base.tracking, experiment="test-sanity",
-                                     uri=f"sqlite:///{root / 'mlflow.db'}"))
-    cache.run(params, splits=splits, out=root / "clips", reports=root / "reports")
-    (root / "params.yaml").write_text("# the test's params\n")
-    return {"params": params, "splits": splits, "clips": root / "clips", "root": root}
+def project(texture_project: dict) -> dict:
+    """The texture videos with sanity settings for one tiny model."""
+    params = texture_project["params"]
+    params = dataclasses.replace(params, sanity=dataclasses.replace(
+        params.sanity, models=("center_frame",), shuffle_epochs=8, overfit_epochs=100,
+        gradcam_clips=2))
+    return {**texture_project, "params": params}
 
 
 @pytest.fixture
@@ -107,7 +72,7 @@ def test_label_shuffle_passes_on_clean_data(project: dict) -> None:
     result = sanity.label_shuffle(project["params"], "center_frame", splits=project["splits"],
                                   clips=project["clips"])
     assert result["passed"], result
-    assert result["val_videos"] == SPLIT_SIZES["val"]
+    assert result["val_videos"] == TEXTURE_SPLITS["val"]
     low, high = result["range"]
     assert low <= result["val_video_acc"] <= high
     assert 0 < result["train_labels_unchanged"] < 1  # the labels really were permuted
@@ -210,7 +175,7 @@ def test_stage_writes_report_figures_and_an_mlflow_run(project: dict, tmp_path: 
         assert gif.n_frames == params.clips.clip_len
         assert len(report["models"][model]["gradcam"]["shown"]) == 2
     client = mlflow.MlflowClient(tracking_uri=params.tracking.uri)
-    experiment = client.get_experiment_by_name("test-sanity")
+    experiment = client.get_experiment_by_name("test-texture")
     (run,) = client.search_runs([experiment.experiment_id], "tags.`vidlab.stage` = 'sanity'")
     assert run.data.metrics["sanity/passed"] == 1.0
     assert "sanity/pool2d/overfit_train_acc" in run.data.metrics

@@ -379,6 +379,52 @@ def sanity(
 
 @app.command()
 @_stage
+def evaluate(
+    model: Annotated[str, typer.Option(help="center_frame, pool2d or r2plus1d.")],
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
+    / "clips",
+    weights: Annotated[Path | None, typer.Option(help="The state dict (default: "
+                                                     "models/<model>/model.pt).")] = None,
+    reports: Annotated[Path, typer.Option(help="Reports folder: predictions/, metrics/, "
+                                               "plots/ go under it.")] = paths.REPORTS,
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Metrics with bootstrap intervals, per subgroup and under perturbations; predictions."""
+    from vidlab import evaluate as evaluate_mod
+    from vidlab import params as params_mod
+
+    result = evaluate_mod.run(params_mod.load(params_file), model=model, splits=splits,
+                              clips=clips, weights=weights or paths.MODELS / model / "model.pt",
+                              reports=reports)
+    for split in ("val", "test"):
+        if split in result:
+            score = result[split]["video"]
+            typer.echo(f"evaluate {model} {split}: video acc {evaluate_mod._cell(score['acc'])}, "
+                       f"macro F1 {evaluate_mod._cell(score['macro_f1'])}, AUROC "
+                       f"{evaluate_mod._cell(score['auroc'])}")
+
+
+@app.command()
+@_stage
+def compare(
+    metrics: Annotated[Path, typer.Option(help="Folder of <model>.json (from evaluate).")] = (
+        paths.REPORTS / "metrics"),
+    models: Annotated[list[str] | None, typer.Option("--model", help="Models, in order "
+                                                      "(repeat the option).")] = None,
+    out: Annotated[Path, typer.Option(help="The Markdown table.")] = paths.REPORTS
+    / "models.md",
+) -> None:
+    """A Markdown table comparing the evaluated models."""
+    from vidlab import evaluate as evaluate_mod
+    from vidlab.train import MODELS
+
+    typer.echo(evaluate_mod.compare_files(metrics, list(models or MODELS), out), nl=False)
+
+
+@app.command()
+@_stage
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
     params_file: ParamsOption = paths.PARAMS_FILE,

@@ -460,6 +460,30 @@ class TrainParams:
     strategy: str = field(default="auto", metadata=_spec(choices=("auto", "ddp", "ddp_spawn")))
 
 
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Metrics with bootstrap intervals, per subgroup and under perturbations (vidlab.evaluate)."""
+
+    splits: tuple[str, ...] = field(default=("val", "test"), metadata=_spec(choices=("val",
+                                                                                     "test")))
+    n_boot: int = field(default=500, metadata=_spec(low=0, high=100000))
+    ci: float = field(default=0.95, metadata=_spec(low=0.5, high=0.999))
+    ece_bins: int = field(default=10, metadata=_spec(low=2, high=100))
+    subgroups: tuple[str, ...] = field(default=("domain", "age_group"),
+                                       metadata=_spec(choices=("domain", "age_group", "label",
+                                                               "milestone_id"), empty=True))
+    fps_factors: tuple[float, ...] = field(default=(0.75, 1.33), metadata=_spec(low=0.1,
+                                                                                high=10))
+    jpeg_quality: int = field(default=15, metadata=_spec(low=1, high=100))
+    blur_sigma: float = field(default=1.5, metadata=_spec(low=0.1, high=20))
+    occlusion: float = field(default=0.35, metadata=_spec(low=0.01, high=1.0))
+
+    def __post_init__(self) -> None:
+        if len(self.fps_factors) != 2:
+            raise ParamsError("evaluate.fps_factors must list 2 numbers (slower, faster). "
+                              f"Got {list(self.fps_factors)}.")
+
+
 SANITY_MODELS = ("center_frame", "pool2d", "r2plus1d")
 
 
@@ -503,6 +527,7 @@ class Params:
     loader: LoaderParams
     train: TrainParams
     sanity: SanityParams
+    evaluate: EvaluateParams
     tracking: TrackingParams
 
 
@@ -521,6 +546,7 @@ SECTIONS: dict[str, type] = {
     "loader": LoaderParams,
     "train": TrainParams,
     "sanity": SanityParams,
+    "evaluate": EvaluateParams,
     "tracking": TrackingParams,
 }
 

@@ -23,13 +23,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_write_text
+from vidlab.fsutil import atomic_write_text, sha256_file
 from vidlab.params import Params
 from vidlab.progress import enabled as progress_enabled
 
 log = logging.getLogger(__name__)
 
 MODELS = ("center_frame", "pool2d", "r2plus1d")
+TAG_WEIGHTS = "vidlab.weights_sha256"  # on a training run: the state dict it wrote
 DATA_OUTS = ["data/processed/splits.csv", "data/processed/clips"]
 
 
@@ -202,6 +203,7 @@ def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Pat
     mlflow.log_metrics({k: v for k, v in result.items()
                         if isinstance(v, int | float) and k != "world_size"})
     mlflow.log_artifact(str(tmp / "model.pt"), artifact_path="model")
+    mlflow.set_tag(TAG_WEIGHTS, sha256_file(tmp / "model.pt"))  # evaluate finds the run by it
     for name in ("params.yaml", "dvc.lock"):
         if (root / name).is_file():
             mlflow.log_artifact(str(root / name), artifact_path="pipeline")

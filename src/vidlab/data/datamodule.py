@@ -88,6 +88,11 @@ class VideoDataModule(pl.LightningDataModule):
                 raise DataError(f"Unknown loader source {self.source!r}; "
                                 "expected memmap, shards or video.")
 
+    def manifest(self) -> pd.DataFrame:
+        """The manifest's videos of the three splits, with their class index in ``target`` and
+        resolved ``path``."""
+        return self._videos()
+
     def _videos(self) -> pd.DataFrame:
         """The manifest's videos with their class index in ``target``."""
         if not self.splits_path.is_file():
