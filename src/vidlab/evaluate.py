@@ -43,7 +43,7 @@ PERTURBATIONS = ("fps_slow", "fps_fast", "jpeg", "blur", "occlusion")
 # --- predictions -------------------------------------------------------------------------------
 
 
-def _predict(net, loader) -> pd.DataFrame:
+def predict_clips(net, loader) -> pd.DataFrame:
     """Clip-level softmax of every batch: ``video_id``, ``clip_index``, ``label``, ``probs``."""
     import torch
 
@@ -60,7 +60,7 @@ def _predict(net, loader) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _videos(clips: pd.DataFrame) -> pd.DataFrame:
+def per_video(clips: pd.DataFrame) -> pd.DataFrame:
     """Video level: the mean of each video's clip probabilities."""
     grouped = clips.groupby("video_id", sort=True)
     return pd.DataFrame({"video_id": list(grouped.groups),
@@ -68,11 +68,11 @@ def _videos(clips: pd.DataFrame) -> pd.DataFrame:
                          "probs": [np.mean(np.stack(g), axis=0) for _, g in grouped["probs"]]})
 
 
-def predictions_csv(by_split: dict[str, pd.DataFrame], classes: list[str]) -> str:
+def predictions_csv(by_split: dict[str, dict[str, pd.DataFrame]], classes: list[str]) -> str:
     """The predictions file: clip rows, then video rows, per split."""
     rows = []
-    for split, clips in by_split.items():
-        for level, frame in (("clip", clips), ("video", _videos(clips))):
+    for split, levels in by_split.items():
+        for level, frame in levels.items():
             for row in frame.itertuples(index=False):
                 probs = row.probs
                 out = {"level": level, "split": split, "video_id": row.video_id,
@@ -159,14 +159,14 @@ def robustness(params: Params, net, data, members: pd.DataFrame, clean: dict) ->
     from vidlab import metrics
 
     e, classes = params.evaluate, len(params.base.classes)
-    loaders = {"fps_slow": lambda: _fps_loader(params, members, data.labels["test"],
-                                               e.fps_factors[0]),
-               "fps_fast": lambda: _fps_loader(params, members, data.labels["test"],
-                                               e.fps_factors[1])}
     result = {}
     for name in PERTURBATIONS:
-        loader = loaders[name]() if name in loaders else _perturbed_loader(params, data, name)
-        videos = _videos(_predict(net, loader))
+        if name.startswith("fps_"):
+            factor = e.fps_factors[0 if name == "fps_slow" else 1]
+            loader = _fps_loader(params, members, data.labels["test"], factor)
+        else:
+            loader = _perturbed_loader(params, data, name)
+        videos = per_video(predict_clips(net, loader))
         scores = metrics.scalars(np.stack(videos["probs"]), videos["label"].to_numpy(), classes,
                                  bins=e.ece_bins)
         result[name] = {}
@@ -212,31 +212,32 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, weights: Path,
     unit_of = dict(zip(manifest["video_id"], manifest["group" if grouped else "video_id"].astype(
         str), strict=True))
     seed = params.base.seed
-    by_split: dict[str, pd.DataFrame] = {}
+    by_split: dict[str, dict[str, pd.DataFrame]] = {}  # split -> level -> rows
     result: dict = {"model": model, "target": params.base.target, "classes": classes,
                     "bootstrap": {"n": e.n_boot, "level": e.ci,
                                   "unit": "subject group" if grouped else "video"}}
     subgroups: dict = {}
     for split in e.splits:
         loader = data.val_dataloader() if split == "val" else data.test_dataloader()
-        clip_rows = _predict(net, loader)
+        clip_rows = predict_clips(net, loader)
         if clip_rows.empty:
             raise DataError(f"The {split} split has no cached clips; nothing to evaluate.")
-        by_split[split] = clip_rows
+        by_split[split] = {"clip": clip_rows, "video": per_video(clip_rows)}
         result[split] = {}
-        for level in LEVELS:
-            frame = clip_rows if level == "clip" else _videos(clip_rows)
+        for level, frame in by_split[split].items():
             probs, labels = np.stack(frame["probs"]), frame["label"].to_numpy()
             units = [unit_of[v] for v in frame["video_id"]]
             result[split][level] = metrics.bootstrap(
                 probs, labels, units, len(classes), n_boot=e.n_boot, seed=seed, level=e.ci,
                 bins=e.ece_bins) | {"n": len(frame)}
             result[split][level]["confusion"] = metrics.confusion(probs, labels, len(classes))
-        subgroups[split] = _subgroups(params, _videos(clip_rows), manifest, unit_of)
+        subgroups[split] = _subgroups(params, by_split[split]["video"], manifest, unit_of)
     if "test" in by_split:
         members = manifest[manifest["split"] == "test"]
         result["robustness"] = robustness(params, net, data, members, result["test"]["video"])
-    return _write(params, model, result, subgroups, by_split, Path(reports), Path(weights), root)
+    _write(params, model, result, subgroups, by_split, Path(reports))
+    _log_mlflow(params, model, result, Path(reports), Path(weights), root, splits, clips)
+    return result
 
 
 def _subgroups(params: Params, videos: pd.DataFrame, manifest: pd.DataFrame,
@@ -259,7 +260,7 @@ def _subgroups(params: Params, videos: pd.DataFrame, manifest: pd.DataFrame,
 
 
 def _write(params: Params, model: str, result: dict, subgroups: dict,
-           by_split: dict[str, pd.DataFrame], reports: Path, weights: Path, root: Path) -> dict:
+           by_split: dict[str, dict[str, pd.DataFrame]], reports: Path) -> None:
     from vidlab import metrics
 
     classes = list(params.base.classes)
@@ -270,7 +271,7 @@ def _write(params: Params, model: str, result: dict, subgroups: dict,
                       json.dumps(subgroups, indent=2) + "\n")
     plots = reports / "plots" / model
     split = "test" if "test" in by_split else next(iter(by_split))
-    videos = _videos(by_split[split])
+    videos = by_split[split]["video"]
     probs, labels = np.stack(videos["probs"]), videos["label"].to_numpy()
     atomic_write_text(plots / "confusion.csv", csv_text(
         ["actual", "predicted"],
@@ -280,8 +281,6 @@ def _write(params: Params, model: str, result: dict, subgroups: dict,
     atomic_write_text(plots / "roc.csv", csv_text(["fpr", "tpr"], points["roc"]))
     atomic_write_text(plots / "pr.csv", csv_text(["recall", "precision"], points["pr"]))
     _draw(plots, model, split, result[split]["video"], points, classes)
-    _log_mlflow(params, model, result, reports, predictions, plots, weights, root)
-    return result
 
 
 def _draw(plots: Path, model: str, split: str, scores: dict, points: dict,
@@ -338,48 +337,38 @@ def flat(result: dict) -> dict[str, float]:
     return out
 
 
-def _log_mlflow(params: Params, model: str, result: dict, reports: Path, predictions: Path,
-                plots: Path, weights: Path, root: Path) -> None:
+def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights: Path,
+                root: Path, splits: Path, clips: Path) -> None:
     """Log on the training run of these weights, or on a new run when there is none."""
     import mlflow
     from mlflow.entities import Metric
 
     from vidlab import tracking
-    from vidlab.train import TAG_WEIGHTS, fingerprint, pipeline_key
+    from vidlab.train import TAG_WEIGHTS, pipeline_run
 
-    uri = tracking.tracking_uri(params.tracking, root)
-    tracking._set_tracking_uri(uri)
-    tracking._use_experiment(params.tracking.experiment, uri)
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name(params.tracking.experiment)
     digest = sha256_file(weights)
-    found = client.search_runs(
-        [experiment.experiment_id],
-        filter_string=f"tags.`{TAG_WEIGHTS}` = '{digest}' and tags.`vidlab.model` = '{model}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(params.tracking, root))
+
+    def log(run_id: str) -> None:
+        stamp = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0)
+                                          for k, v in sorted(flat(result).items())])
+        for path in (reports / "predictions" / f"{model}.csv",
+                     reports / "metrics" / f"{model}.json"):
+            client.log_artifact(run_id, str(path), artifact_path="evaluation")
+        for path in sorted((reports / "plots" / model).iterdir()):
+            client.log_artifact(run_id, str(path), artifact_path="evaluation/plots")
+
+    found = tracking.find_run(params.tracking, {TAG_WEIGHTS: digest, "vidlab.model": model},
+                              root=root)
     if found:
-        run_id = found[0].info.run_id
-    else:
-        splits, clips = root / "data/processed/splits.csv", root / "data/processed/clips"
-        data_fp = (fingerprint(root, splits, clips) if splits.exists() and clips.exists()
-                   else None)
-        parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp or ""),
-                                          fingerprint=data_fp, root=root)
-        tags = {**tracking.standard_tags(data_fp, root), "vidlab.model": model,
-                TAG_WEIGHTS: digest, "mlflow.parentRunId": parent,
-                "mlflow.runName": f"evaluate-{model}"}
-        run = client.create_run(experiment.experiment_id, run_name=f"evaluate-{model}",
-                                tags=tags)
-        client.set_terminated(run.info.run_id, "FINISHED")
-        run_id = run.info.run_id
-    stamp = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0)
-                                      for k, v in sorted(flat(result).items())])
-    client.log_artifact(run_id, str(predictions), artifact_path="evaluation")
-    client.log_artifact(run_id, str(reports / "metrics" / f"{model}.json"),
-                        artifact_path="evaluation")
-    for path in sorted(plots.iterdir()):
-        client.log_artifact(run_id, str(path), artifact_path="evaluation/plots")
+        log(found)
+        return
+    data_fp, parent = pipeline_run(params, root, splits, clips)
+    with tracking.start_run(params.tracking, run_name=f"evaluate-{model}", fingerprint=data_fp,
+                            root=root, parent_run_id=parent,
+                            tags={"vidlab.model": model, TAG_WEIGHTS: digest}) as active:
+        log(active.info.run_id)
 
 
 # --- the comparison table ----------------------------------------------------------------------

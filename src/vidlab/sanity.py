@@ -104,21 +104,11 @@ def _module(net, params: Params, *, class_weights=None, schedule=None, weight_de
 
 def video_predictions(net, loader) -> tuple[list[str], list[int], list[int]]:
     """Per video (sorted by id): true label and argmax of the clip-averaged softmax."""
-    import torch
+    from vidlab.evaluate import per_video, predict_clips
 
-    net.eval()
-    device = next(net.parameters()).device  # on a GPU during or after Lightning's fit
-    probs: dict[str, list] = {}
-    labels: dict[str, int] = {}
-    with torch.no_grad():
-        for batch in loader:
-            p = net(batch["video"].to(device)).softmax(1).float().cpu()
-            for video, row, label in zip(batch["video_id"], p, batch["label"], strict=True):
-                probs.setdefault(video, []).append(row)
-                labels[video] = int(label)
-    videos = sorted(probs)
-    predicted = [int(torch.stack(probs[v]).mean(0).argmax()) for v in videos]
-    return videos, [labels[v] for v in videos], predicted
+    videos = per_video(predict_clips(net, loader))
+    return (list(videos["video_id"]), [int(y) for y in videos["label"]],
+            [int(np.argmax(p)) for p in videos["probs"]])
 
 
 def _data(params: Params, splits: Path, clips: Path):
@@ -393,7 +383,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
     """
     from vidlab import tracking
     from vidlab.paths import project_root
-    from vidlab.train import fingerprint, pipeline_key
+    from vidlab.train import pipeline_run
 
     root = Path(root) if root is not None else project_root()
     s = params.sanity
@@ -417,9 +407,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
     summary = {"passed": not failures, "failures": failures, "models": results}
     atomic_write_text(Path(report), json.dumps(summary, indent=2) + "\n")
 
-    data_fp = fingerprint(root, Path(splits), Path(clips))
-    parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp),
-                                      fingerprint=data_fp, root=root)
+    data_fp, parent = pipeline_run(params, root, splits, clips)
     with tracking.start_run(params.tracking, run_name="sanity", fingerprint=data_fp, root=root,
                             parent_run_id=parent, tags={"vidlab.stage": "sanity"}):
         import mlflow

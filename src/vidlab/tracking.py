@@ -342,6 +342,22 @@ def start_run(
 TAG_PIPELINE = "vidlab.pipeline_key"
 
 
+def find_run(params: TrackingParams, tags: dict[str, str], *,
+             root: Path | None = None) -> str | None:
+    """The id of the newest run of the experiment carrying all ``tags``, or None."""
+    import mlflow
+
+    uri = tracking_uri(params, root)
+    _set_tracking_uri(uri)
+    _use_experiment(params.experiment, uri)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(params.experiment)
+    condition = " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
+    found = client.search_runs([experiment.experiment_id], filter_string=condition,
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    return found[0].info.run_id if found else None
+
+
 def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None = None,
                     root: Path | None = None) -> str:
     """The id of the parent run of one pipeline run, created on first use.
@@ -351,15 +367,11 @@ def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None
     """
     import mlflow
 
-    uri = tracking_uri(params, root)
-    _set_tracking_uri(uri)
-    _use_experiment(params.experiment, uri)
-    client = mlflow.MlflowClient(tracking_uri=uri)
-    experiment = client.get_experiment_by_name(params.experiment)
-    found = client.search_runs([experiment.experiment_id],
-                               filter_string=f"tags.`{TAG_PIPELINE}` = '{key}'", max_results=1)
+    found = find_run(params, {TAG_PIPELINE: key}, root=root)
     if found:
-        return found[0].info.run_id
+        return found
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(params, root))
+    experiment = client.get_experiment_by_name(params.experiment)
     tags = {**standard_tags(fingerprint, root), TAG_PIPELINE: key}
     run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{key[:8]}", tags=tags)
     client.set_terminated(run.info.run_id, "FINISHED")

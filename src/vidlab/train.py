@@ -81,6 +81,17 @@ def pipeline_key(root: Path, data_fingerprint: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def pipeline_run(params: Params, root: Path, splits: Path, clips: Path) -> tuple[str, str]:
+    """The processed data's fingerprint and the parent run of this pipeline run (created on
+    first use): what the train, sanity and evaluate stages log under."""
+    from vidlab import tracking
+
+    data_fp = fingerprint(root, Path(splits), Path(clips))
+    parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp),
+                                      fingerprint=data_fp, root=root)
+    return data_fp, parent
+
+
 def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
         root: Path | None = None) -> dict:
     """Train ``model``; write ``out/model.pt`` (state dict) and ``out/metrics.json``.
@@ -110,9 +121,7 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     if rank != 0:  # a DDP worker Lightning launched: train, but log and write nothing
         with tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
             return _fit(module, data, params, None, Path(tmp)) | {"rank": rank}
-    data_fp = fingerprint(root, Path(splits), Path(clips))
-    parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp),
-                                      fingerprint=data_fp, root=root)
+    data_fp, parent = pipeline_run(params, root, splits, clips)
     with tracking.start_run(params.tracking, run_name=model, fingerprint=data_fp, root=root,
                             parent_run_id=parent, tags={"vidlab.model": model}) as active, \
             tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
