@@ -30,11 +30,14 @@ SMALL_DEMO = {
 }
 
 
+BINARY = (".mp4", ".npy", ".tar", ".png", ".gif")  # compressed bytes: only 6+ character terms
+
+
 def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None:
     """An independent privacy check: no child name, raw file name, child id or exact date from
-    ``demo_csv`` in any file name (relative to ``base``) or content under ``roots``. Video bytes
-    and pixel arrays (.mp4, .npy, .tar shards) are searched only for terms of 6+ characters, which
-    binary data does not hit by chance."""
+    ``demo_csv`` in any file name (relative to ``base``) or content under ``roots``. Video bytes,
+    pixel arrays and images (.mp4, .npy, .tar shards, .png, .gif) are searched only for terms of
+    6+ characters, which compressed data does not hit by chance."""
     import csv
 
     from vidlab.demo.catalog import FIRST_NAMES
@@ -50,7 +53,7 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
             data, name = path.read_bytes(), str(path.relative_to(base))
             for needle in needles:
                 assert needle not in name, path
-                if path.suffix not in (".mp4", ".npy", ".tar") or len(needle) >= 6:
+                if path.suffix not in BINARY or len(needle) >= 6:
                     assert needle.encode() not in data, (path, needle)
 
 

@@ -380,7 +380,7 @@ def sanity(
 @app.command()
 @_stage
 def evaluate(
-    model: Annotated[str, typer.Option(help="center_frame, pool2d or r2plus1d.")],
+    model: Annotated[str, typer.Option(help="center_frame, pool2d, r2plus1d or classical.")],
     splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
     / "splits.csv",
     clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
@@ -418,9 +418,116 @@ def compare(
 ) -> None:
     """A Markdown table comparing the evaluated models."""
     from vidlab import evaluate as evaluate_mod
-    from vidlab.train import MODELS
+    from vidlab.train import EVALUATED
 
-    typer.echo(evaluate_mod.compare_files(metrics, list(models or MODELS), out), nl=False)
+    typer.echo(evaluate_mod.compare_files(metrics, list(models or EVALUATED), out), nl=False)
+
+
+@app.command()
+@_stage
+def classical(
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
+    / "clips",
+    out: Annotated[Path, typer.Option(help="Folder for model.pt and metrics.json.")] = (
+        paths.MODELS / "classical"),
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Fit the classical-feature baseline (colour histograms, motion energy, logistic
+    regression); evaluate it with `vidlab evaluate --model classical`."""
+    from vidlab import classical as classical_mod
+    from vidlab import params as params_mod
+
+    result = classical_mod.run(params_mod.load(params_file), splits=splits, clips=clips, out=out)
+    typer.echo(f"classical: {result['features']} features of {result['train_clips']} train clips; "
+               f"train video acc {result['train_video_acc']}, val video acc "
+               f"{result['val_video_acc']} -> {out}; MLflow run {result['run_id']}")
+
+
+@app.command()
+@_stage
+def eda(
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
+    duplicates: Annotated[Path, typer.Option(help="duplicates.json (from dedup).")] = (
+        paths.INTERIM / "duplicates.json"),
+    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
+    / "clips",
+    weights: Annotated[Path | None, typer.Option(help="State dict of eda.embedding_model "
+                                                     "(default: models/<it>/model.pt).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the views and index.html.")] = (
+        paths.REPORTS / "eda"),
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Exploratory views: distributions, outliers, contact sheets, GIFs, preprocessing and
+    augmentation panels, t-SNE maps; all on one HTML page."""
+    from vidlab import eda as eda_mod
+    from vidlab import params as params_mod
+
+    loaded = params_mod.load(params_file)
+    chosen = weights or paths.MODELS / loaded.eda.embedding_model / "model.pt"
+    summary = eda_mod.run(loaded, manifest=manifest, splits=splits, quarantine=quarantine,
+                          duplicates=duplicates, clips=clips, weights=chosen, out=out)
+    typer.echo(f"eda: {len(summary['figures'])} figures -> {out / 'index.html'}")
+
+
+@app.command()
+@_stage
+def card(
+    reports: Annotated[Path, typer.Option(help="The reports folder the other stages wrote.")] = (
+        paths.REPORTS),
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
+    / "splits.csv",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
+    duplicates: Annotated[Path, typer.Option(help="duplicates.json (from dedup).")] = (
+        paths.INTERIM / "duplicates.json"),
+    lock: Annotated[Path, typer.Option(help="dvc.lock (data hashes).")] = Path("dvc.lock"),
+    models: Annotated[list[str] | None, typer.Option("--model", help="Evaluated models, in "
+                                                      "order (repeat the option).")] = None,
+    out: Annotated[Path, typer.Option(help="The dataset card.")] = (paths.REPORTS
+                                                                    / "DATASET_CARD.md"),
+    readiness: Annotated[Path, typer.Option(help="The readiness JSON (the .md goes beside "
+                                                 "it).")] = paths.REPORTS / "readiness.json",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """The dataset card and the Go/No-Go readiness checklist, from the pipeline's outputs."""
+    from vidlab import card as card_mod
+    from vidlab import params as params_mod
+    from vidlab.paths import project_root
+    from vidlab.train import EVALUATED
+
+    result = card_mod.run(params_mod.load(params_file), root=project_root(), reports=reports,
+                          manifest=manifest, splits=splits, metadata=metadata,
+                          duplicates=duplicates, lock=lock, models=list(models or EVALUATED),
+                          card=out, readiness_json=readiness)
+    for item in result["items"]:
+        typer.echo(f"  {'Go   ' if item['go'] else 'No-Go'} {item['id']}: {item['why']}")
+    typer.echo(f"card: readiness {result['verdict']} -> {out}, {readiness.with_suffix('.md')}")
+
+
+@app.command()
+@_stage
+def release(
+    version: Annotated[str, typer.Argument(help="The version, which becomes a git tag (v1.0).")],
+    remote: Annotated[str | None, typer.Option(help="DVC remote to push to (default: the "
+                                                    "default remote).")] = None,
+    allow_nogo: Annotated[bool, typer.Option("--allow-nogo", help="Release although readiness "
+                                             "is No-Go (the tag says so).")] = False,
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Pin this dataset version: check the workspace is clean and reproduced, push the data,
+    write CITATION.cff, tag the commit, and print how others get exactly this version."""
+    from vidlab import params as params_mod
+    from vidlab import release as release_mod
+    from vidlab.paths import project_root
+
+    info = release_mod.release(params_mod.load(params_file), version, root=project_root(),
+                               allow_nogo=allow_nogo, remote=remote)
+    typer.echo(info["instructions"])
 
 
 @app.command()

@@ -48,7 +48,8 @@ def predict_clips(net, loader) -> pd.DataFrame:
     import torch
 
     net.eval()
-    device = next(net.parameters()).device
+    tensor = next(iter(net.parameters()), None)
+    device = (tensor if tensor is not None else next(iter(net.buffers()))).device
     rows = []
     with torch.no_grad():
         for batch in loader:

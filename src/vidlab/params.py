@@ -502,6 +502,52 @@ class SanityParams:
 
 
 @dataclass(frozen=True)
+class ClassicalParams:
+    """The classical-feature baseline: colour histograms and frame-difference motion energy of
+    each clip, then a logistic regression (see vidlab.classical)."""
+
+    hist_bins: int = field(default=8, metadata=_spec(low=2, high=64))
+    motion_grid: int = field(default=4, metadata=_spec(low=1, high=16))
+    c: float = field(default=1.0, metadata=_spec(low=1e-6, high=1e6))
+    max_iter: int = field(default=2000, metadata=_spec(low=10, high=1_000_000))
+
+
+EDA_SOURCES = ("center_frame", "pool2d", "r2plus1d")
+
+
+@dataclass(frozen=True)
+class EdaParams:
+    """The exploratory views in reports/eda (see vidlab.eda)."""
+
+    sheet_videos: int = field(default=6, metadata=_spec(low=1, high=64))
+    sheet_frames: int = field(default=6, metadata=_spec(low=1, high=32))
+    gifs_per_class: int = field(default=3, metadata=_spec(low=0, high=32))
+    gif_frames: int = field(default=16, metadata=_spec(low=2, high=256))
+    outliers: int = field(default=4, metadata=_spec(low=1, high=64))
+    redecode: int = field(default=8, metadata=_spec(low=0, high=100_000))
+    odd_fps_tolerance: float = field(default=0.1, metadata=_spec(low=0.0, high=10.0))
+    embedding_model: str = field(default="pool2d", metadata=_spec(choices=EDA_SOURCES))
+    perplexity: float = field(default=30.0, metadata=_spec(low=2.0, high=100.0))
+
+
+@dataclass(frozen=True)
+class CardParams:
+    """What only the researcher can say about the dataset (the card says plainly what is empty),
+    and whether a No-Go verdict fails the card stage (see vidlab.card)."""
+
+    title: str = "vidlab dataset"
+    motivation: str | None = None
+    sources: str | None = None
+    licence: str | None = None
+    consent: str | None = None
+    authors: tuple[str, ...] = field(default=(), metadata=_spec(empty=True))
+    contact: str | None = None
+    changelog: tuple[str, ...] = field(default=(), metadata=_spec(empty=True))
+    max_split_share_error: float = field(default=0.1, metadata=_spec(low=0.0, high=1.0))
+    fail_on_nogo: bool = False
+
+
+@dataclass(frozen=True)
 class TrackingParams:
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
@@ -528,6 +574,9 @@ class Params:
     train: TrainParams
     sanity: SanityParams
     evaluate: EvaluateParams
+    classical: ClassicalParams
+    eda: EdaParams
+    card: CardParams
     tracking: TrackingParams
 
 
@@ -547,6 +596,9 @@ SECTIONS: dict[str, type] = {
     "train": TrainParams,
     "sanity": SanityParams,
     "evaluate": EvaluateParams,
+    "classical": ClassicalParams,
+    "eda": EdaParams,
+    "card": CardParams,
     "tracking": TrackingParams,
 }
 

@@ -30,16 +30,25 @@ from vidlab.progress import enabled as progress_enabled
 log = logging.getLogger(__name__)
 
 MODELS = ("center_frame", "pool2d", "r2plus1d")
+CLASSICAL = "classical"  # the classical-feature baseline (vidlab.classical), evaluated alike
+EVALUATED = (*MODELS, CLASSICAL)
 TAG_WEIGHTS = "vidlab.weights_sha256"  # on a training run: the state dict it wrote
 DATA_OUTS = ["data/processed/splits.csv", "data/processed/clips"]
 
 
 def build_network(model: str, params: Params):
-    """The network of ``model`` from ``train`` params, with local weights when configured."""
+    """The network of ``model`` from ``train`` params, with local weights when configured (the
+    classical baseline from ``classical`` params, with zero weights until fitted)."""
     import torch
 
     from vidlab.models import networks
 
+    if model == CLASSICAL:
+        from vidlab.models.classical import ClassicalNet
+
+        k, c = params.classical, params.clips
+        return ClassicalNet(len(params.base.classes), bins=k.hist_bins, grid=k.motion_grid,
+                            mean=c.mean, std=c.std)
     t = params.train
     width = t.r2plus1d_width if model == "r2plus1d" else t.width
     net = networks.build(model, len(params.base.classes), variant=t.r2plus1d_variant,

@@ -1,0 +1,240 @@
+"""The readiness checklist and the dataset card, on pipeline outputs written to disk.
+
+The outputs here are small and hand-made so each Go/No-Go item can be broken on its own; the
+real pipeline's outputs are carded in test_pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from vidlab import card, tracking
+from vidlab import params as params_mod
+
+CLASSES = ("achieved", "not_achieved")
+SPLIT_OF = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
+
+
+def _ids() -> list[str]:
+    return [f"{k:016x}" for k in range(12)]
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> dict:
+    """Consistent outputs of every stage for 12 videos, 12 children; one near-duplicate pair
+    (videos 0 and 2, both 'achieved', both in train)."""
+    ids = _ids()
+    interim, reports = tmp_path / "data" / "interim", tmp_path / "reports"
+    (reports / "eda").mkdir(parents=True)
+    interim.mkdir(parents=True)
+    splits = pd.DataFrame({
+        "video_id": ids, "path": [f"data/interim/videos/{v}.mp4" for v in ids],
+        "subject_id": [f"s{k:015x}" for k in range(12)], "label": [CLASSES[k % 2] for k in
+                                                                    range(12)],
+        "domain": ["motor", "language", "social", "cognitive"] * 3,
+        "age_group": ["0-6m", "7-12m"] * 6, "milestone_id": ["M_12M_001"] * 12,
+        "recorded_period": ["2024-Q1"] * 12, "group": [str(k) for k in range(12)],
+        "split": SPLIT_OF})
+    manifest = pd.DataFrame({
+        "video_id": ids, "path": splits["path"], "sha256": [f"{k:064x}" for k in range(12)],
+        "duration_s": 3.0, "fps_avg": 15.0, "width": 128, "height": 96, "codec": "h264",
+        "audio": False, "status": "ok", "warnings": ""})
+    files = {"splits": tmp_path / "data" / "processed" / "splits.csv",
+             "manifest": interim / "manifest.parquet", "metadata": interim / "metadata.csv",
+             "duplicates": interim / "duplicates.json", "lock": tmp_path / "dvc.lock",
+             "reports": reports, "root": tmp_path}
+    files["splits"].parent.mkdir(parents=True)
+    splits.to_csv(files["splits"], index=False)
+    manifest.to_parquet(files["manifest"])
+    splits.drop(columns=["split", "group"]).to_csv(files["metadata"], index=False)
+    files["duplicates"].write_text(json.dumps({"clusters": [
+        {"id": "dup-001", "kind": "near", "video_ids": [ids[0], ids[2]]}]}))
+    files["lock"].write_text(yaml.safe_dump({"schema": "2.0", "stages": {"clips": {"outs": [
+        {"path": "data/processed/clips", "md5": "abc.dir"}]}}}))
+    per_split = {s: {"videos": SPLIT_OF.count(s), "share": SPLIT_OF.count(s) / 12,
+                     "groups": SPLIT_OF.count(s),
+                     "classes": {c: SPLIT_OF.count(s) // 2 for c in CLASSES}}
+                 for s in ("train", "val", "test")}
+    params = params_mod.load(ROOT / "params.yaml")
+    reports_json = {
+        "summary/summary.json": {"dataset_fingerprint": "fp-0123456789abcdef",
+                                 "total_videos": 12,
+                                 "age_group_distribution": {"0-6m": 6, "7-12m": 6},
+                                 "domain_distribution": {"motor": 3, "language": 3, "social": 3,
+                                                         "cognitive": 3},
+                                 "label_distribution": {"achieved": 6, "not_achieved": 6},
+                                 "per_subject": {"n_subjects": 12, "min": 1, "median": 1,
+                                                 "max": 1}},
+        "deidentify/ingest.json": {"rows_read": 13, "quarantined_rows": 1,
+                                   "problems_by_reason": {"missing_file": 1}},
+        "deidentify/verification.json": {"ok": True, "files_checked": 12, "terms_checked": 40,
+                                         "leaks": []},
+        "probe/summary.json": {"videos": 12, "ok": 12, "warnings": {}},
+        "validation/summary.json": {"passed": True, "warnings": [], "blocking_failures": [],
+                                    "quarantined_by_ingest": 1, "quarantined_by_validate": 0},
+        "dedup/summary.json": {"clusters": 1, "videos_in_clusters": 2},
+        "split/summary.json": {"strategy": ["group", "stratified"], "stratify": ["label"],
+                               "seed": 1, "ratios": {"train": 0.7, "val": 0.15, "test": 0.15},
+                               "folds": 0, "splits": per_split, "flagged_tests": [],
+                               "excluded": {"total": 0}},
+        "clips/summary.json": {"failed": []},
+        "sanity.json": {"passed": True, "failures": [],
+                        "models": {m: {} for m in params.sanity.models}},
+        "eda/summary.json": {"fingerprint": tracking.dataset_fingerprint(files["manifest"],
+                                                                         files["splits"]),
+                             "figures": list(card_figures()),
+                             "checks": {"clips_redecoded": {"checked": 2, "identical": 2},
+                                        "augment_reproducible": True},
+                             "outliers": {k: [] for k in ("shortest", "longest", "odd_fps",
+                                                          "flagged")},
+                             "embeddings": {}},
+    }
+    for rel, value in reports_json.items():
+        (reports / rel).parent.mkdir(parents=True, exist_ok=True)
+        (reports / rel).write_text(json.dumps(value))
+    for name in [*card_figures(), "index.html"]:
+        (reports / "eda" / name).write_bytes(b"x")
+    metrics = {"bootstrap": {"level": 0.95, "unit": "subject group", "n": 50},
+               "test": {"video": {"acc": {"value": 0.5, "low": 0.25, "high": 0.75}, "n": 2}},
+               "val": {"video": {"acc": {"value": 0.5, "low": None, "high": None}, "n": 2}}}
+    (reports / "metrics").mkdir()
+    for model in ("center_frame", "classical"):
+        (reports / "metrics" / f"{model}.json").write_text(json.dumps(metrics))
+    files["params"] = params
+    return files
+
+
+def card_figures() -> tuple[str, ...]:
+    return ("distributions.png", "class_counts.png", "outliers.png", "preprocessing.png",
+            "augmentation.png", "tsne_classical.png")
+
+
+def build(files: dict, params=None) -> tuple[dict, str]:
+    out = files["reports"] / "DATASET_CARD.md"
+    result = card.run(params or files["params"], root=files["root"], reports=files["reports"],
+                      manifest=files["manifest"], splits=files["splits"],
+                      metadata=files["metadata"], duplicates=files["duplicates"],
+                      lock=files["lock"], models=["center_frame", "classical"], card=out,
+                      readiness_json=files["reports"] / "readiness.json")
+    return result, out.read_text()
+
+
+def item(result: dict, key: str) -> dict:
+    return next(i for i in result["items"] if i["id"] == key)
+
+
+def test_consistent_outputs_are_go_on_all_eight_items(outputs: dict) -> None:
+    result, text = build(outputs)
+    assert [i["id"] for i in result["items"]] == [key for key, _ in card.ITEMS]
+    assert result["verdict"] == "Go", result["failed"]
+    assert "Readiness: **Go**" in text
+    for section in card.SECTIONS:
+        assert f"## {section}" in text
+    assert "| `center_frame` | 0.500 [0.250, 0.750] |" in text
+    assert "`data/processed/clips` | `abc.dir`" in text
+    md = (outputs["reports"] / "readiness.md").read_text()
+    assert md.startswith("# Readiness: Go") and md.count("| Go |") == 8
+    assert json.loads((outputs["reports"] / "readiness.json").read_text())["verdict"] == "Go"
+
+
+def _move(files: dict, video: str, split: str) -> None:
+    frame = pd.read_csv(files["splits"], dtype=str, keep_default_na=False)
+    frame.loc[frame["video_id"] == video, "split"] = split
+    frame.to_csv(files["splits"], index=False)
+
+
+def test_a_near_duplicate_across_splits_is_no_go_naming_the_item(outputs: dict) -> None:
+    _move(outputs, _ids()[2], "test")  # the duplicate of video 0 (train) goes to test
+    result, text = build(outputs)
+    assert result["verdict"] == "No-Go"
+    assert result["failed"] == ["no_leakage", "eda_done"]  # EDA was made of the old splits
+    leak = item(result, "no_leakage")
+    assert "dup-001" in leak["why"]
+    assert leak["evidence"]["duplicate_clusters_across_splits"] == [
+        {"cluster": "dup-001", "kind": "near", "splits": ["test", "train"]}]
+    assert "Readiness: **No-Go** (No-Go on no_leakage, eda_done)" in text
+    md = (outputs["reports"] / "readiness.md").read_text()
+    assert "No-Go on: no_leakage, eda_done" in md
+
+
+def test_same_subject_or_identical_file_in_two_splits_is_no_go(outputs: dict) -> None:
+    frame = pd.read_csv(outputs["splits"], dtype=str, keep_default_na=False)
+    frame.loc[11, "subject_id"] = frame.loc[0, "subject_id"]  # a test video of a train child
+    frame.to_csv(outputs["splits"], index=False)
+    leak = item(build(outputs)[0], "no_leakage")
+    assert not leak["go"] and "1 subject(s) in two splits" in leak["why"]
+    manifest = pd.read_parquet(outputs["manifest"])
+    manifest.loc[10, "sha256"] = manifest.loc[1, "sha256"]  # val holds a copy of a train file
+    manifest.to_parquet(outputs["manifest"])
+    leak = item(build(outputs)[0], "no_leakage")
+    assert "1 identical file(s) across splits" in leak["why"]
+
+
+def test_a_failing_sanity_check_is_no_go_naming_it(outputs: dict) -> None:
+    path = outputs["reports"] / "sanity.json"
+    report = json.loads(path.read_text())
+    report |= {"passed": False, "failures": ["center_frame label_shuffle: val 0.95 above"]}
+    path.write_text(json.dumps(report))
+    result, text = build(outputs)
+    assert result["verdict"] == "No-Go" and result["failed"] == ["sanity_passed"]
+    assert "center_frame label_shuffle" in item(result, "sanity_passed")["why"]
+    assert "Sanity checks (`reports/sanity.json`): FAILED" in text
+
+
+def test_an_empty_licence_and_consent_are_said_plainly_and_no_go(outputs: dict) -> None:
+    params = outputs["params"]
+    empty = dataclasses.replace(params, card=dataclasses.replace(
+        params.card, licence=None, consent=None, authors=()))
+    result, text = build(outputs, empty)
+    assert result["failed"] == ["card_complete"]
+    why = item(result, "card_complete")["why"]
+    assert "card.licence and card.consent not filled" in why and "card.authors" in why
+    assert "- **Licence**: **Not filled in.** Set `card.licence` in params.yaml." in text
+    assert "- **Consent**: **Not filled in.** Set `card.consent` in params.yaml." in text
+
+
+def test_unbalanced_or_undecodable_or_irreproducible_outputs_are_no_go(outputs: dict) -> None:
+    manifest = pd.read_parquet(outputs["manifest"])
+    manifest.loc[3, "status"] = "truncated"
+    manifest.to_parquet(outputs["manifest"])
+    summary_path = outputs["reports"] / "split" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["splits"]["test"]["classes"] = {"achieved": 2, "not_achieved": 0}
+    summary_path.write_text(json.dumps(summary))
+    eda_path = outputs["reports"] / "eda" / "summary.json"
+    eda = json.loads(eda_path.read_text())
+    eda["checks"]["augment_reproducible"] = False
+    eda_path.write_text(json.dumps(eda))
+    result, _ = build(outputs)
+    assert set(result["failed"]) == {"decode_and_metadata", "splits_balanced",
+                                     "preprocessing_reproducible",
+                                     "eda_done"}  # the EDA was made of the old manifest
+    assert "1 video(s) in the splits did not decode" in item(result, "decode_and_metadata")["why"]
+    assert "test" in item(result, "splits_balanced")["why"]
+    assert "same seed differed" in item(result, "preprocessing_reproducible")["why"]
+
+
+def test_missing_outputs_are_no_go_for_want_of_evidence(outputs: dict) -> None:
+    (outputs["reports"] / "sanity.json").unlink()
+    (outputs["reports"] / "eda" / "summary.json").unlink()
+    result, text = build(outputs)
+    assert {"sanity_passed", "eda_done", "preprocessing_reproducible"} <= set(result["failed"])
+    assert item(result, "sanity_passed")["why"].startswith("No evidence")
+    assert str(outputs["reports"] / "sanity.json") in result["missing_inputs"]
+
+
+def test_fail_on_nogo_fails_after_writing_both(outputs: dict) -> None:
+    _move(outputs, _ids()[2], "val")
+    params = outputs["params"]
+    strict = dataclasses.replace(params, card=dataclasses.replace(params.card, fail_on_nogo=True))
+    with pytest.raises(card.ReadinessError, match="No-Go on no_leakage"):
+        build(outputs, strict)
+    assert json.loads((outputs["reports"] / "readiness.json").read_text())["verdict"] == "No-Go"
+    assert (outputs["reports"] / "DATASET_CARD.md").is_file()

@@ -1,0 +1,148 @@
+"""The exploratory views, on real videos, a real clips cache and a real (untrained) network."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from vidlab import eda
+from vidlab.quality.probe import Limits, probe_file
+from vidlab.train import build_network
+
+
+@pytest.fixture(scope="module")
+def eda_inputs(texture_project: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The texture project's manifest (probed for real), a near-duplicate cluster, a quarantined
+    row and the state dict of an untrained pool2d."""
+    root = tmp_path_factory.mktemp("eda")
+    splits = pd.read_csv(texture_project["splits"], dtype=str, keep_default_na=False)
+    limits = Limits(frame_tolerance=0.02, vfr_tolerance=0.1, fps_tolerance=0.05,
+                    max_keyframe_interval_s=5.0)
+    rows = [probe_file(Path(p), limits) | {"video_id": v}
+            for v, p in zip(splits["video_id"], splits["path"], strict=True)]
+    manifest = root / "manifest.parquet"
+    pd.DataFrame(rows).to_parquet(manifest)
+    duplicates = root / "duplicates.json"
+    ids = sorted(splits["video_id"])
+    duplicates.write_text(json.dumps({"clusters": [{"id": "dup-001", "kind": "near",
+                                                    "video_ids": ids[:2]}]}))
+    quarantine = root / "quarantine.csv"
+    quarantine.write_text("stage,line,video_id,column,value,reason,detail\n"
+                          f"validate,3,{ids[5]},label,,age_gap,too far\n"
+                          "ingest,9,,file,,missing_file,no such file\n")
+    params = texture_project["params"]
+    weights = root / "pool2d.pt"
+    torch.manual_seed(0)
+    torch.save(build_network("pool2d", params).state_dict(), weights)
+    return {"params": params, "manifest": manifest, "splits": texture_project["splits"],
+            "quarantine": quarantine, "duplicates": duplicates,
+            "clips": texture_project["clips"], "weights": weights, "root": root, "ids": ids}
+
+
+def run(inputs: dict, out: Path, **changes) -> dict:
+    params = inputs["params"]
+    if changes:
+        params = dataclasses.replace(params, eda=dataclasses.replace(params.eda, **changes))
+    return eda.run(params, manifest=inputs["manifest"], splits=inputs["splits"],
+                   quarantine=inputs["quarantine"], duplicates=inputs["duplicates"],
+                   clips=inputs["clips"], weights=inputs["weights"], out=out)
+
+
+@pytest.fixture(scope="module")
+def made(eda_inputs: dict) -> dict:
+    out = eda_inputs["root"] / "eda"
+    return {"summary": run(eda_inputs, out, gifs_per_class=2, perplexity=10.0), "out": out}
+
+
+def test_every_view_is_drawn_and_on_the_page(made: dict, eda_inputs: dict) -> None:
+    out, summary = made["out"], made["summary"]
+    expected = {"distributions.png", "class_counts.png", "outliers.png", "preprocessing.png",
+                "augmentation.png", "tsne_model.png", "tsne_classical.png",
+                "sheets/achieved.png", "sheets/not_achieved.png", "gifs/achieved_1.gif",
+                "gifs/achieved_2.gif", "gifs/not_achieved_1.gif", "gifs/not_achieved_2.gif"}
+    assert set(summary["figures"]) == expected
+    page = (out / "index.html").read_text()
+    shown = set(re.findall(r'<img src="([^"]+)"', page))
+    assert shown == expected  # every figure on the one page, and nothing that is not there
+    for name in shown:
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "summary.json").read_text()) == summary
+    for name in ("achieved_1.gif", "not_achieved_2.gif"):
+        from PIL import Image
+
+        with Image.open(out / "gifs" / name) as gif:
+            assert gif.n_frames == 8  # the texture videos have 8 frames; 16 asked for, 8 exist
+
+
+def test_numbers_behind_the_figures_match_the_inputs(made: dict, eda_inputs: dict) -> None:
+    summary = made["summary"]
+    manifest = pd.read_parquet(eda_inputs["manifest"])
+    d = summary["distributions"]
+    assert d["videos"] == d["decodable"] == len(manifest) == 48
+    assert d["resolutions"] == {"64x48": 48} and d["codecs"] == {"h264": 48}
+    assert d["audio"] == {"with audio": 0, "without": 48}
+    counts = summary["class_counts"]
+    assert counts["overall"] == {"achieved": 24, "not_achieved": 24}
+    assert counts["per_split"]["val"] == {"achieved": 8, "not_achieved": 8}
+    flagged = {item["video_id"]: item["reason"] for item in summary["outliers"]["flagged"]}
+    ids = eda_inputs["ids"]
+    assert flagged[ids[0]] == flagged[ids[1]] == "near-duplicate dup-001"
+    assert flagged[ids[5]] == "quarantined: age_gap"
+    assert summary["outliers"]["quarantined_at_ingest"] == {"missing_file": 1}
+    shortest = manifest.sort_values(["duration_s", "video_id"])["video_id"].iloc[0]
+    assert summary["outliers"]["shortest"][0]["video_id"] == shortest
+
+
+def test_reproducibility_checks_and_embeddings(made: dict) -> None:
+    summary = made["summary"]
+    assert summary["checks"]["augment_reproducible"] is True
+    redecoded = summary["checks"]["clips_redecoded"]
+    assert redecoded["checked"] == 8 and redecoded["identical"] == 8  # eda.redecode
+    embeddings = summary["embeddings"]
+    assert embeddings["model"]["source"] == "pool2d"
+    assert embeddings["model"]["clips"] == embeddings["classical"]["clips"] == 48
+    assert embeddings["classical"]["dimensions"] == 43
+    # random textures carry no label: neighbours agree about as often as a coin
+    assert 0.2 <= embeddings["classical"]["neighbour_label_agreement"] <= 0.8
+    rows = summary["augmentations"]
+    assert rows[0] == "none (eval preset)" and rows[-1].startswith("train preset")
+
+
+def test_each_augmentation_row_switches_on_only_its_own_transform(eda_inputs: dict) -> None:
+    params = eda_inputs["params"]
+    rows = dict(eda.augmentation_rows(params))
+    flip = rows["spatial: horizontal flip"]
+    assert flip.use == ("spatial",) and flip.hflip == 1.0
+    assert flip.crop_scale == 1.0 and flip.color == 0 and flip.noise == 0
+    warp = next(a for label, a in rows.items() if label.startswith("temporal: time warp"))
+    assert warp.use == ("temporal",) and warp.time_warp == params.augment.time_warp
+    assert "(off: not in augment.use)" in next(k for k in rows if k.startswith("temporal"))
+    none = dataclasses.replace(params, augment=dataclasses.replace(
+        params.augment, hflip=0, crop_scale=1, rotate=0, translate=0, color=0, grayscale=0,
+        noise=0, blur=0, frame_drop=0, jitter=0, time_warp=0))
+    labels = [label for label, _ in eda.augmentation_rows(none)]
+    assert labels == ["none (eval preset)", "compression: JPEG q50",
+                      "train preset: spatial, compression"]
+
+
+def test_the_same_inputs_give_the_same_bytes(made: dict, eda_inputs: dict) -> None:
+    again = eda_inputs["root"] / "again"
+    run(eda_inputs, again, gifs_per_class=2, perplexity=10.0)
+    for name in [*made["summary"]["figures"], "summary.json", "index.html"]:
+        assert (again / name).read_bytes() == (made["out"] / name).read_bytes(), name
+
+
+def test_without_trained_weights_the_model_map_is_left_out(eda_inputs: dict) -> None:
+    params = eda_inputs["params"]
+    summary = eda.run(params, manifest=eda_inputs["manifest"], splits=eda_inputs["splits"],
+                      quarantine=eda_inputs["quarantine"], duplicates=eda_inputs["duplicates"],
+                      clips=eda_inputs["clips"], weights=eda_inputs["root"] / "missing.pt",
+                      out=eda_inputs["root"] / "no-model")
+    assert set(summary["embeddings"]) == {"classical"}
+    assert "tsne_model.png" not in summary["figures"]
