@@ -62,7 +62,8 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     first = run(["dvc", "repro"], project)
     stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
               "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
-              "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d", "compare"}
+              "classical", "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d",
+              "evaluate@classical", "compare", "eda", "card"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -79,6 +80,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)
+    assert_card_counts_and_no_go_items(project)
     assert_runs_served_by_mlflow_ui(project)
     assert_metrics_and_plots_tracked(project)
 
@@ -92,6 +94,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     # The outputs are in the DVC cache and can be pushed to the default local remote.
     run(["dvc", "push"], project)
     assert any((project / ".dvc-remote").rglob("*"))
+    assert_release_pins_the_version(project)
 
 
 def assert_file_faults_found(project: Path, faults: list[dict]) -> None:
@@ -290,6 +293,116 @@ def assert_metrics_and_plots_tracked(project: Path) -> None:
     assert any(v.get("old") != v.get("new") for v in changed.values())
     if "val.clip.acc.value" in changed:
         assert changed["val.clip.acc.value"]["old"] == before
+
+
+def assert_card_counts_and_no_go_items(project: Path) -> None:
+    """The card's counts are the manifest's and the summary's; a duplicate moved across splits,
+    or a failing sanity check, turns the verdict to No-Go naming the item."""
+    import re
+
+    import pandas as pd
+
+    reports = project / "reports"
+    text = (reports / "DATASET_CARD.md").read_text()
+    summary = json.loads((reports / "summary" / "summary.json").read_text())
+    manifest = pd.read_parquet(project / "data" / "interim" / "manifest.parquet")
+    splits_csv = project / "data" / "processed" / "splits.csv"
+    splits = pd.read_csv(splits_csv, dtype=str, keep_default_na=False)
+    found = re.search(r"\*\*Videos\*\*: (\d+) de-identified videos with metadata \(summary "
+                      r"report\); (\d+) probed in the manifest, (\d+) decode fully; (\d+) in "
+                      r"the splits", text)
+    assert found, text
+    assert [int(n) for n in found.groups()] == [
+        summary["total_videos"], len(manifest), int((manifest["status"] == "ok").sum()),
+        len(splits)]
+    for label, count in summary["label_distribution"].items():
+        assert f"| {label} | {count} (" in text
+    for domain, count in summary["domain_distribution"].items():
+        assert f"| {domain} | {count} (" in text
+    for split, count in splits["split"].value_counts().items():
+        assert re.search(rf"^\| {split} \| {count} \|", text, re.M), split
+    assert f"`{summary['dataset_fingerprint']}`" in text
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    manifest_md5 = next(o["md5"] for o in lock["stages"]["probe"]["outs"]
+                        if o["path"] == "data/interim/manifest.parquet")
+    assert f"| `data/interim/manifest.parquet` | `{manifest_md5}` |" in text
+    readiness = json.loads((reports / "readiness.json").read_text())
+    assert len(readiness["items"]) == 8 and readiness["verdict"] in ("Go", "No-Go")
+    assert "no_leakage" not in readiness["failed"] and "sanity_passed" not in readiness["failed"]
+    eda = reports / "eda"
+    assert (eda / "index.html").is_file() and (eda / "tsne_model.png").is_file()
+    assert (project / "reports" / "metrics" / "classical.json").is_file()
+
+    # a near-duplicate moved to another split (in a copy: the pipeline's files stay as they are)
+    duplicates = json.loads((project / "data" / "interim" / "duplicates.json").read_text())
+    moved = duplicates["clusters"][0]["video_ids"][1]
+    where = splits.set_index("video_id").loc[moved, "split"]
+    leaky = splits.copy()
+    leaky.loc[leaky["video_id"] == moved, "split"] = "test" if where != "test" else "train"
+    leaky_csv = project.parent / "leaky_splits.csv"
+    leaky.to_csv(leaky_csv, index=False)
+    out = project.parent / "carded"
+    printed = run(["vidlab", "card", "--splits", str(leaky_csv), "--out", str(out / "card.md"),
+                   "--readiness", str(out / "readiness.json")], project)
+    result = json.loads((out / "readiness.json").read_text())
+    assert result["verdict"] == "No-Go" and "no_leakage" in result["failed"]
+    assert "No-Go no_leakage" in printed and duplicates["clusters"][0]["id"] in printed
+    # a failing sanity check, in a copy of the reports
+    copied = project.parent / "reports_copy"
+    shutil.copytree(reports, copied)
+    sanity = json.loads((copied / "sanity.json").read_text())
+    sanity |= {"passed": False, "failures": ["pool2d label_shuffle: val 1.00 above the range"]}
+    (copied / "sanity.json").write_text(json.dumps(sanity))
+    run(["vidlab", "card", "--reports", str(copied), "--out", str(out / "card2.md"),
+         "--readiness", str(out / "readiness2.json")], project)
+    result = json.loads((out / "readiness2.json").read_text())
+    assert result["verdict"] == "No-Go" and "sanity_passed" in result["failed"]
+    assert "pool2d label_shuffle" in (out / "readiness2.md").read_text()
+
+
+def assert_release_pins_the_version(project: Path) -> None:
+    """`vidlab release v1` tags and pushes; after the data changes and the pipeline reruns, a
+    second repository's `dvc import --rev v1` (from this repository and its local remote, with
+    the local cache gone) yields the v1 manifest byte for byte."""
+    manifest = project / "data" / "interim" / "manifest.parquet"
+    (project / "stray.txt").write_text("x")
+    assert "not clean" in run_failing(["vidlab", "release", "v1"], project)
+    (project / "stray.txt").unlink()
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "reproduced"], project)
+    verdict = json.loads((project / "reports" / "readiness.json").read_text())["verdict"]
+    if verdict != "Go":  # the shrunk demo may miss an item (e.g. balance with 4 children)
+        assert "Readiness is No-Go" in run_failing(["vidlab", "release", "v1"], project)
+    printed = run(["vidlab", "release", "v1", *(["--allow-nogo"] if verdict != "Go" else [])],
+                  project)
+    assert "dvc import" in printed and "--rev v1" in printed and "git checkout v1" in printed
+    citation = yaml.safe_load((project / "CITATION.cff").read_text())
+    summary = json.loads((project / "reports" / "summary" / "summary.json").read_text())
+    assert citation["version"] == "v1" and citation["cff-version"] == "1.2.0"
+    assert any(summary["dataset_fingerprint"] in i["value"] for i in citation["identifiers"])
+    tag = run(["git", "tag", "-n9", "v1"], project)
+    assert summary["dataset_fingerprint"] in tag
+    assert run(["git", "status", "--porcelain"], project).strip() == ""
+    assert "already exists" in run_failing(["vidlab", "release", "v1"], project)
+    v1 = manifest.read_bytes()
+
+    params_file = project / "params.yaml"  # change the data, rebuild it
+    params = yaml.safe_load(params_file.read_text())
+    params["demo"]["noise_std"] = params["demo"]["noise_std"] + 2.0
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro", "probe"], project)
+    assert manifest.read_bytes() != v1
+    shutil.rmtree(project / ".dvc" / "cache")  # v1 now exists only in the remote
+
+    consumer = project.parent / "consumer"
+    consumer.mkdir()
+    run(["git", "init", "-q"], consumer)
+    run(["dvc", "init", "-q"], consumer)
+    run(["dvc", "import", str(project), "data/interim/manifest.parquet", "--rev", "v1",
+         "-o", "manifest.parquet"], consumer)
+    assert (consumer / "manifest.parquet").read_bytes() == v1
+    imported = yaml.safe_load((consumer / "manifest.parquet.dvc").read_text())
+    assert imported["deps"][0]["repo"]["rev"] == "v1"
 
 
 def run_failing(cmd: list[str], cwd: Path) -> str:
