@@ -663,8 +663,9 @@ def _version(inputs: Inputs) -> list[str]:
              f"`{summary.get('dataset_fingerprint', 'n/a')}`",
              f"- **Processed-data fingerprint** (splits and clips, as tagged on every MLflow "
              f"run): `{processed or 'n/a'}`",
-             f"- **Git commit**: `{commit}`" + (" (uncommitted changes present when built)"
-                                                if dirty else ""),
+             f"- **Git commit when built**: `{commit}`"
+             + (" (with uncommitted changes, such as the outputs of this run; the release tag, "
+                "`git describe --tags`, names the commit that holds this card)" if dirty else ""),
              f"- **vidlab**: {__version__}; data source `{inputs.params.data.source}`", "",
              "Data hashes (md5, from dvc.lock):", ""]
     rows = [[f"`{path}`", f"`{_lock_md5(inputs.lock, path)}`"] for path in PINNED
