@@ -21,10 +21,9 @@ import json
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from vidlab import __version__
 from vidlab.errors import VidlabError
@@ -69,6 +68,7 @@ class Inputs:
     json: dict[str, dict | None] = field(default_factory=dict)  # name -> parsed report
     metrics: dict[str, dict] = field(default_factory=dict)  # model -> reports/metrics/<model>.json
     lock: dict = field(default_factory=dict)
+    outs: dict[str, str] = field(default_factory=dict)  # dvc.lock: output path -> md5
     eda_fingerprint: str | None = None
     missing: list[str] = field(default_factory=list)
 
@@ -89,6 +89,7 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
          metadata: Path, duplicates: Path, lock: Path, models: list[str]) -> Inputs:
     """Read every input that exists; note the missing ones (items that need them are No-Go)."""
     from vidlab import tracking
+    from vidlab.eda import data_fingerprint
 
     inputs = Inputs(params=params, root=Path(root), reports=Path(reports))
     for name, rel in REPORTS.items():
@@ -118,9 +119,10 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
     else:
         inputs.missing.append(str(duplicates))
     if Path(lock).is_file():
-        inputs.lock = yaml.safe_load(Path(lock).read_text(encoding="utf-8")) or {}
+        inputs.lock = tracking.read_lock(Path(lock))
+        inputs.outs = tracking.lock_outs(inputs.lock)
     if Path(manifest).is_file() and Path(splits).is_file():
-        inputs.eda_fingerprint = tracking.dataset_fingerprint(Path(manifest), Path(splits))
+        inputs.eda_fingerprint = data_fingerprint(manifest, splits)
     return inputs
 
 
@@ -302,7 +304,7 @@ def preprocessing_reproducible(inputs: Inputs) -> dict:
         return _absent(key, "reports/clips/summary.json/reports/eda/summary.json")
     redecoded = eda["checks"]["clips_redecoded"]
     same_aug = eda["checks"]["augment_reproducible"]
-    locked = _lock_md5(inputs.lock, "data/processed/clips")
+    locked = inputs.outs.get("data/processed/clips")
     evidence = {"seed": p.base.seed, "clip_len": p.clips.clip_len,
                 "target_fps": p.clips.target_fps, "size": p.clips.size, "crop": p.clips.crop,
                 "augment": list(p.augment.use), "clips_failed": clips.get("failed", []),
@@ -397,10 +399,14 @@ def card_complete(params: Params, card_text: str) -> dict:
     return _item(key, not problems, why, evidence)
 
 
-def readiness(inputs: Inputs, card_text: str) -> dict:
-    items = [decode_and_metadata(inputs), leakage(inputs), labels_valid(inputs),
-             splits_balanced(inputs), preprocessing_reproducible(inputs), eda_done(inputs),
-             sanity_passed(inputs), card_complete(inputs.params, card_text)]
+def data_items(inputs: Inputs) -> list[dict]:
+    """The seven items judged from the pipeline's outputs (the eighth judges the card)."""
+    return [decode_and_metadata(inputs), leakage(inputs), labels_valid(inputs),
+            splits_balanced(inputs), preprocessing_reproducible(inputs), eda_done(inputs),
+            sanity_passed(inputs)]
+
+
+def verdict(items: list[dict]) -> dict:
     failed = [i["id"] for i in items if not i["go"]]
     return {"verdict": "No-Go" if failed else "Go", "failed": failed, "items": items}
 
@@ -442,14 +448,6 @@ def _missing(what: str) -> list[str]:
 
 def _share(count: int, total: int) -> str:
     return f"{count} ({100 * count / total:.1f} %)" if total else str(count)
-
-
-def _lock_md5(lock: dict, path: str) -> str | None:
-    for stage in (lock.get("stages") or {}).values():
-        for out in (stage or {}).get("outs") or []:
-            if isinstance(out, dict) and str(PurePosixPath(out.get("path", ""))) == path:
-                return out.get("md5")
-    return None
 
 
 def _composition(inputs: Inputs) -> list[str]:
@@ -658,7 +656,7 @@ def _version(inputs: Inputs) -> list[str]:
 
     summary = inputs.report("summary") or {}
     commit, dirty = tracking.git_commit(inputs.root)
-    processed = tracking.dvc_fingerprint(inputs.root / "dvc.lock", DATA_OUTS)
+    processed = tracking.outs_fingerprint(inputs.outs, DATA_OUTS)
     lines = [f"- **Dataset fingerprint** (de-identified metadata): "
              f"`{summary.get('dataset_fingerprint', 'n/a')}`",
              f"- **Processed-data fingerprint** (splits and clips, as tagged on every MLflow "
@@ -668,8 +666,7 @@ def _version(inputs: Inputs) -> list[str]:
                 "`git describe --tags`, names the commit that holds this card)" if dirty else ""),
              f"- **vidlab**: {__version__}; data source `{inputs.params.data.source}`", "",
              "Data hashes (md5, from dvc.lock):", ""]
-    rows = [[f"`{path}`", f"`{_lock_md5(inputs.lock, path)}`"] for path in PINNED
-            if _lock_md5(inputs.lock, path)]
+    rows = [[f"`{path}`", f"`{inputs.outs[path]}`"] for path in PINNED if path in inputs.outs]
     data = inputs.params.data
     for stage in (inputs.lock.get("stages") or {}).values():
         for dep in (stage or {}).get("deps") or []:
@@ -736,10 +733,9 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
     """Write the card and the readiness checklist; raise on No-Go with ``card.fail_on_nogo``."""
     inputs = load(params, root=root, reports=reports, manifest=manifest, splits=splits,
                   metadata=metadata, duplicates=duplicates, lock=lock, models=models)
-    first = readiness(inputs, card_text="")  # the card reports the leakage and balance items
-    by_id = {item["id"]: item for item in first["items"]}
-    text = card_text(inputs, by_id)
-    result = readiness(inputs, text)
+    items = data_items(inputs)  # the card reports the leakage and balance items
+    text = card_text(inputs, {item["id"]: item for item in items})
+    result = verdict([*items, card_complete(params, text)])
     text = text.replace("Readiness: see `reports/readiness.md`.",
                         f"Readiness: **{result['verdict']}**"
                         + (f" (No-Go on {', '.join(result['failed'])})" if result["failed"]

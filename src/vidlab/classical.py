@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_write_text, sha256_file
+from vidlab.fsutil import atomic_write_bytes, atomic_write_text, sha256_file
 from vidlab.params import Params
 
 log = logging.getLogger(__name__)
@@ -102,17 +101,19 @@ def fit(params: Params, features: np.ndarray, labels: np.ndarray):
 
 def _video_acc(net, feats: dict[str, np.ndarray]) -> float | None:
     """Accuracy of the video-averaged probabilities, from precomputed features."""
+    import pandas as pd
     import torch
+
+    from vidlab.evaluate import per_video
 
     if not len(feats["labels"]):
         return None
-    z = (torch.as_tensor(feats["features"]) - net.feature_mean) / net.feature_scale
-    probs = (z @ net.coef.T + net.intercept).softmax(1).numpy()
-    correct = []
-    for video in np.unique(feats["video_ids"]):
-        rows = feats["video_ids"] == video
-        correct.append(int(np.argmax(probs[rows].mean(0)) == feats["labels"][rows][0]))
-    return round(float(np.mean(correct)), 4)
+    probs = net.head(torch.as_tensor(feats["features"])).softmax(1).numpy()
+    videos = per_video(pd.DataFrame({"video_id": feats["video_ids"], "label": feats["labels"],
+                                     "probs": list(probs)}))
+    hits = [int(np.argmax(p) == label) for p, label in zip(videos["probs"], videos["label"],
+                                                           strict=True)]
+    return round(float(np.mean(hits)), 4)
 
 
 def run(params: Params, *, splits: Path, clips: Path, out: Path,
@@ -157,10 +158,7 @@ def run(params: Params, *, splits: Path, clips: Path, out: Path,
                         "model/features.json")
         mlflow.log_artifact(str(staged), artifact_path="model")
         mlflow.set_tag(TAG_WEIGHTS, sha256_file(staged))
-        out.mkdir(parents=True, exist_ok=True)
-        final = out / ".model.pt.tmp"
-        final.write_bytes(staged.read_bytes())
-        os.replace(final, out / "model.pt")
+        atomic_write_bytes(out / "model.pt", staged.read_bytes())
         atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
         result["run_id"] = active.info.run_id
     return result

@@ -41,6 +41,9 @@ ManifestOption = Annotated[Path, typer.Option(help="The probe manifest.")]
 MergedQuarantineOption = Annotated[
     Path, typer.Option(help="Merged quarantine CSV (from validate).")
 ]
+SplitsOption = Annotated[Path, typer.Option(help="splits.csv (from split).")]
+ClipsOption = Annotated[Path, typer.Option(help="The clips cache (from clips).")]
+DuplicatesOption = Annotated[Path, typer.Option(help="duplicates.json (from dedup).")]
 
 
 def _version(value: bool) -> None:
@@ -298,8 +301,7 @@ def split(
 @app.command()
 @_stage
 def clips(
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
     out: Annotated[
         Path, typer.Option(help="Cache folder: <split>.npy arrays, index.csv, shards/.")
     ] = paths.PROCESSED / "clips",
@@ -324,10 +326,8 @@ def clips(
 @_stage
 def train(
     model: Annotated[str, typer.Option(help="center_frame, pool2d or r2plus1d.")],
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
-    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
-    / "clips",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    clips: ClipsOption = paths.PROCESSED / "clips",
     out: Annotated[Path | None, typer.Option(help="Folder for model.pt and metrics.json "
                                                   "(default: models/<model>).")] = None,
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -349,10 +349,8 @@ def train(
 @app.command()
 @_stage
 def sanity(
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
-    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
-    / "clips",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    clips: ClipsOption = paths.PROCESSED / "clips",
     models: Annotated[Path, typer.Option(help="Folder of <model>/model.pt (from train).")] = (
         paths.MODELS),
     report: Annotated[Path, typer.Option(help="The JSON report to write.")] = paths.REPORTS
@@ -381,10 +379,8 @@ def sanity(
 @_stage
 def evaluate(
     model: Annotated[str, typer.Option(help="center_frame, pool2d, r2plus1d or classical.")],
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
-    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
-    / "clips",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    clips: ClipsOption = paths.PROCESSED / "clips",
     weights: Annotated[Path | None, typer.Option(help="The state dict (default: "
                                                      "models/<model>/model.pt).")] = None,
     reports: Annotated[Path, typer.Option(help="Reports folder: predictions/, metrics/, "
@@ -426,10 +422,8 @@ def compare(
 @app.command()
 @_stage
 def classical(
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
-    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
-    / "clips",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    clips: ClipsOption = paths.PROCESSED / "clips",
     out: Annotated[Path, typer.Option(help="Folder for model.pt and metrics.json.")] = (
         paths.MODELS / "classical"),
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -449,13 +443,10 @@ def classical(
 @_stage
 def eda(
     manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
     quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
-    duplicates: Annotated[Path, typer.Option(help="duplicates.json (from dedup).")] = (
-        paths.INTERIM / "duplicates.json"),
-    clips: Annotated[Path, typer.Option(help="The clips cache (from clips).")] = paths.PROCESSED
-    / "clips",
+    duplicates: DuplicatesOption = paths.INTERIM / "duplicates.json",
+    clips: ClipsOption = paths.PROCESSED / "clips",
     weights: Annotated[Path | None, typer.Option(help="State dict of eda.embedding_model "
                                                      "(default: models/<it>/model.pt).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the views and index.html.")] = (
@@ -480,11 +471,9 @@ def card(
     reports: Annotated[Path, typer.Option(help="The reports folder the other stages wrote.")] = (
         paths.REPORTS),
     manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
-    splits: Annotated[Path, typer.Option(help="splits.csv (from split).")] = paths.PROCESSED
-    / "splits.csv",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
     metadata: MetadataOption = paths.INTERIM / "metadata.csv",
-    duplicates: Annotated[Path, typer.Option(help="duplicates.json (from dedup).")] = (
-        paths.INTERIM / "duplicates.json"),
+    duplicates: DuplicatesOption = paths.INTERIM / "duplicates.json",
     lock: Annotated[Path, typer.Option(help="dvc.lock (data hashes).")] = Path("dvc.lock"),
     models: Annotated[list[str] | None, typer.Option("--model", help="Evaluated models, in "
                                                       "order (repeat the option).")] = None,

@@ -66,6 +66,13 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
     return videos, table, flagged, clusters
 
 
+def data_fingerprint(manifest: Path, splits: Path) -> str:
+    """What the views are of: the manifest and the splits (the card checks it is current)."""
+    from vidlab import tracking
+
+    return tracking.dataset_fingerprint(Path(manifest), Path(splits))
+
+
 def _frames(path: str, indices: list[int] | None = None, count: int = 3) -> list[np.ndarray]:
     """Frames of a video: ``indices``, or ``count`` evenly spaced. [] when it cannot be decoded."""
     from vidlab.data.decode import open_video
@@ -212,19 +219,13 @@ def outliers(videos: pd.DataFrame, flagged: pd.DataFrame, clusters: list[dict], 
     for row in flagged.itertuples():
         if row.stage != "ingest" and row.video_id:
             reasons.setdefault(row.video_id, []).append(f"quarantined: {row.reason}")
-    by_id = videos.set_index("video_id")
-    for video in sorted(reasons):
-        if video in by_id.index:
-            row = by_id.loc[video]
-            found["flagged"].append({"video_id": video, "reason": "; ".join(reasons[video]),
-                                     "duration_s": None if pd.isna(row.duration_s) else round(
-                                         float(row.duration_s), 2),
-                                     "fps": None if pd.isna(row.fps_avg) else round(
-                                         float(row.fps_avg), 2)})
+    for row in videos[videos["video_id"].isin(reasons)].sort_values("video_id").itertuples():
+        found["flagged"].append(entry(row, "; ".join(reasons[row.video_id])))
+    paths = videos.set_index("video_id")["path"]
     rows = []
     for category, entries in found.items():
         for item in entries:
-            frames = _frames(by_id.loc[item["video_id"], "path"], count=3)
+            frames = _frames(paths[item["video_id"]], count=3)
             label = (f"{category}: {item['video_id']}\n{item['duration_s']} s, "
                      f"{item['fps']} fps\n{item['reason'][:36]}")
             rows.append((label, frames or [np.full((72, 96, 3), 200, np.uint8)]))
@@ -243,26 +244,27 @@ def class_sheets(table: pd.DataFrame, videos: pd.DataFrame, params: Params, out:
     from vidlab.analytics.sheets import contact_sheet
 
     e, target = params.eda, params.base.target
-    paths = videos.set_index("video_id")["path"]
+    info = videos.set_index("video_id")
+    split_of = table.set_index("video_id")["split"]
     shown: dict[str, dict] = {}
     for name in params.base.classes:
         members = sorted(table.loc[table[target] == name, "video_id"])
         if not members:
             continue
         picked = _spread(members, e.sheet_videos)
-        rows = [(f"{v}\n{table.set_index('video_id').loc[v, 'split']}",
-                 _frames(paths[v], count=e.sheet_frames)) for v in picked]
+        rows = [(f"{v}\n{split_of[v]}", _frames(info.loc[v, "path"], count=e.sheet_frames))
+                for v in picked]
         rows = [(label, frames) for label, frames in rows if frames]
         if rows:
             contact_sheet(rows, out / "sheets" / f"{_slug(name)}.png",
                           title=f"{target} = {name}: {len(rows)} of {len(members)} videos")
         gifs = []
         for k, video in enumerate(_spread(members, e.gifs_per_class) if e.gifs_per_class else []):
-            frames = _frames(paths[video], count=e.gif_frames)
+            frames = _frames(info.loc[video, "path"], count=e.gif_frames)
             if not frames:
                 continue
-            row = videos.set_index("video_id").loc[video]
-            step_ms = max(20, round(1000 * float(row.duration_s) / max(1, len(frames))))
+            duration = float(info.loc[video, "duration_s"])
+            step_ms = max(20, round(1000 * duration / max(1, len(frames))))
             images = [Image.fromarray(f) for f in frames]
             target_path = out / "gifs" / f"{_slug(name)}_{k + 1}.gif"
             target_path.parent.mkdir(parents=True, exist_ok=True)
@@ -603,15 +605,10 @@ def index_html(summary: dict) -> str:
 def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, duplicates: Path,
         clips: Path, weights: Path | None, out: Path) -> dict:
     """Write every view into ``out`` (atomically) and return the summary."""
-    import torch
-
-    from vidlab import tracking
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     videos, table, flagged, clusters = _read_inputs(manifest, splits, quarantine, duplicates)
     with atomic_dir(Path(out), marker=MARKER) as tmp:
         summary = {"title": params.card.title, "target": params.base.target,
-                   "fingerprint": tracking.dataset_fingerprint(Path(manifest), Path(splits))}
+                   "fingerprint": data_fingerprint(manifest, splits)}
         summary["distributions"] = distributions(videos, tmp)
         summary["class_counts"] = class_counts(table, params, tmp)
         summary["outliers"] = outliers(videos, flagged, clusters, params, tmp)

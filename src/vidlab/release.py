@@ -33,8 +33,7 @@ from vidlab.params import Params
 
 CITATION = "CITATION.cff"
 SPDX_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
-SHARED = ("data/interim/manifest.parquet", "data/interim/metadata.csv",
-          "data/processed/splits.csv", "data/interim/videos", "reports")
+GET_EXAMPLES = ("data/interim/manifest.parquet", "data/interim/metadata.csv")
 
 
 class ReleaseError(VidlabError):
@@ -159,7 +158,7 @@ def instructions(info: dict, root: Path) -> str:
              "Others get exactly this version with:",
              f"  git clone {where} && cd <it> && git checkout {v} && uv run dvc pull",
              "or single outputs, without cloning:"]
-    lines += [f"  dvc get {where} {path} --rev {v}" for path in SHARED[:2]]
+    lines += [f"  dvc get {where} {path} --rev {v}" for path in GET_EXAMPLES]
     lines += [f"  dvc import {where} data/processed/splits.csv --rev {v}   # keeps the link; "
               "`dvc update --rev <newer>` moves it"]
     return "\n".join(lines)

@@ -174,15 +174,23 @@ def dataset_fingerprint(*paths: Path) -> str:
     return "fp-" + digest.hexdigest()[:16]
 
 
-def _lock_outs(dvc_lock: Path) -> dict[str, str]:
-    """Map every output path in dvc.lock (all stages) to its md5."""
+def read_lock(dvc_lock: Path) -> dict:
+    """dvc.lock as a mapping ({} when it is empty).
+
+    Raises:
+        DataError: when it is not valid YAML.
+    """
     try:
-        lock = yaml.safe_load(dvc_lock.read_text(encoding="utf-8")) or {}
+        lock = yaml.safe_load(Path(dvc_lock).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise DataError(f"{dvc_lock} is not valid YAML: {exc}") from None
-    stages = lock.get("stages") if isinstance(lock, dict) else None
+    return lock if isinstance(lock, dict) else {}
+
+
+def lock_outs(lock: dict) -> dict[str, str]:
+    """Map every output path of a parsed dvc.lock (all stages) to its md5."""
     outs: dict[str, str] = {}
-    for stage in (stages or {}).values():
+    for stage in (lock.get("stages") or {}).values():
         for out in (stage or {}).get("outs") or []:
             if isinstance(out, dict) and out.get("path") and out.get("md5"):
                 outs[str(PurePosixPath(out["path"]))] = str(out["md5"])
@@ -206,11 +214,15 @@ def dvc_fingerprint(dvc_lock: Path, outs: list[str]) -> str | None:
     dvc_lock = Path(dvc_lock)
     if not dvc_lock.is_file() or not outs:
         return None
-    recorded = _lock_outs(dvc_lock)
+    return outs_fingerprint(lock_outs(read_lock(dvc_lock)), outs)
+
+
+def outs_fingerprint(recorded: dict[str, str], outs: list[str]) -> str | None:
+    """:func:`dvc_fingerprint` of outputs already read with :func:`lock_outs`."""
     wanted = sorted({str(PurePosixPath(out)) for out in outs})
     missing = [out for out in wanted if out not in recorded]
-    if missing:
-        log.debug("No md5 in %s for %s", dvc_lock, ", ".join(missing))
+    if missing or not wanted:
+        log.debug("No md5 in dvc.lock for %s", ", ".join(missing))
         return None
     digest = hashlib.sha256()
     for out in wanted:

@@ -74,6 +74,10 @@ class ClassicalNet(nn.Module):
         return clip_features(video.float(), mean=self.pixel_mean, std=self.pixel_std,
                              bins=self.bins, grid=self.grid)
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Class logits (float64) of precomputed features: standardise, then the regression."""
+        z = (features.double() - self.feature_mean) / self.feature_scale
+        return z @ self.coef.T + self.intercept
+
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        z = (self.features(video).double() - self.feature_mean) / self.feature_scale
-        return (z @ self.coef.T + self.intercept).float()
+        return self.head(self.features(video)).float()
