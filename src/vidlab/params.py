@@ -257,6 +257,7 @@ class ProbeParams:
     workers: int = field(default=0, metadata=_spec(low=0, high=256))
     timeout_s: float = field(default=60.0, metadata=_spec(low=0.1, high=3600))
     frame_tolerance: float = field(default=0.02, metadata=_spec(low=0.0, high=0.5))
+    truncation_tolerance: float = field(default=0.1, metadata=_spec(low=0.0, high=0.9))
     vfr_tolerance: float = field(default=0.1, metadata=_spec(low=0.0, high=10.0))
     fps_tolerance: float = field(default=0.05, metadata=_spec(low=0.0, high=1.0))
     max_keyframe_interval_s: float = field(default=5.0, metadata=_spec(low=0.1, high=600))

@@ -77,18 +77,23 @@ def sample_video(times: np.ndarray, split: str, p: ClipsParams,
 def read_clips(path: str | Path, p: ClipsParams, choose: Callable[[np.ndarray], list], *,
                threads: int = 1) -> tuple[list, np.ndarray, np.ndarray, str]:
     """Open a video, let ``choose`` pick clips from its frame times, decode them in one pass and
-    fit them to ``p.size``. A decord failure is retried with PyAV.
+    fit them to ``p.size``. A backend that refuses the file (see
+    :class:`~vidlab.data.decode.UnsupportedVideo`), fails, or returns a frozen clip the video
+    does not have is replaced by PyAV.
 
     Returns:
         The clips, their frames as uint8 ``(clips, T, size, size, 3)``, the frame times and the
         backend that decoded them.
+
+    Raises:
+        FrozenClip: when even PyAV's frames of a clip are identical while the video's differ.
     """
     import torch
 
     from vidlab.data.decode import open_video
     from vidlab.data.transforms import fit
 
-    backends = [p.backend] + (["pyav"] if p.backend == "decord" else [])
+    backends = [p.backend] + (["pyav"] if p.backend != "pyav" else [])
     for attempt, backend in enumerate(backends):
         try:
             reader = open_video(path, backend, threads=threads)
@@ -98,13 +103,38 @@ def read_clips(path: str | Path, p: ClipsParams, choose: Callable[[np.ndarray], 
                 times = reader.times
             finally:
                 reader.close()
+            _check_not_frozen(path, clips, frames)
             break
-        except Exception:
+        except Exception as exc:
             if attempt == len(backends) - 1:
                 raise
-            log.debug("decord failed on %s; retrying with PyAV", Path(path).name)
+            log.debug("%s failed on %s (%s); retrying with PyAV", backend, Path(path).name,
+                      type(exc).__name__)
     fitted = fit(torch.from_numpy(frames), size=p.size, crop=p.crop).numpy()
     return clips, fitted.reshape(len(clips), p.clip_len, *fitted.shape[1:]), times, backend
+
+
+class FrozenClip(RuntimeError):
+    """A decoded clip repeats one picture where the video shows different ones."""
+
+
+def _check_not_frozen(path: str | Path, clips: list, frames: np.ndarray) -> None:
+    """Refuse clips whose frames are all the same picture although they come from different
+    frames that the reference decode shows to differ (a backend returning one frame again and
+    again, as decord did with AVI timestamps). A truly still video passes."""
+    start = 0
+    for clip in clips:
+        block = frames[start:start + len(clip.indices)]
+        start += len(clip.indices)
+        if len(set(clip.indices)) < 2 or not np.all(block == block[:1]):
+            continue
+        from vidlab.media.reference import reference_decode
+
+        _, pictures = reference_decode(path, keep_pictures=True)
+        shown = {pictures[i].tobytes() for i in set(clip.indices) if i < len(pictures)}
+        if len(shown) > 1:
+            raise FrozenClip(f"clip {clip.clip_index} repeats one frame; the video's frames "
+                             f"{min(clip.indices)}..{max(clip.indices)} differ")
 
 
 def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int) -> dict:
@@ -115,7 +145,7 @@ def decode_clips(path: str, split: str, video_id: str, p: ClipsParams, seed: int
     rng = video_rng(seed, video_id)
     clips, arrays, times, backend = read_clips(
         path, p, lambda times: sample_video(times, split, p, rng))
-    return {"backend": backend, "arrays": arrays,
+    return {"video_id": video_id, "backend": backend, "arrays": arrays,
             "clips": [(c.clip_index, round(float(times[c.indices[0]]), 6), c.padded, c.indices)
                       for c in clips]}
 
@@ -261,6 +291,8 @@ def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dic
         "bytes": int(len(index) * p.clip_len * p.size * p.size * 3),
         "backend": p.backend,
         "fallback_pyav": int((backends != p.backend).sum()) if len(backends) else 0,
+        # which backend served each video (a refusal or failure of decord falls back to PyAV)
+        "backend_of": dict(sorted((r["video_id"], r["backend"]) for r in results.values())),
         "failed": [{"video_id": k, "reason": v} for k, v in sorted(failed.items())],
         "params": {key: value for key, value in asdict(p).items()
                    if key not in ("workers", "timeout_s", "mean", "std")},

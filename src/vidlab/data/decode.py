@@ -5,6 +5,20 @@ display order) and returns the frames at given indices as RGB uint8 ``(T, H, W, 
 sorted and de-duplicated before decoding, so a clip whose indices repeat (padding, slow motion) or
 run backwards (reversal) costs one forward pass; the frames come back in the order asked for.
 
+Both backends return what a player shows: frame ``i`` is the ``i``-th frame of a sequential
+decode (:func:`vidlab.media.reference.reference_decode`), turned by the display matrix. Each
+guards the cases where it would otherwise be wrong, and raises :class:`UnsupportedVideo` rather
+than return a wrong frame:
+
+* PyAV seeks only where packet timestamps identify frames (not in AVI, whose timestamps are
+  decode-order counters with B-frames); elsewhere it decodes sequentially from the start.
+* decord applies rotation for MP4/MOV but not for Matroska: the reader checks its first frame
+  against PyAV's and turns frames where decord did not. decord's random access returns wrong
+  frames for HEVC and MPEG-4 Part 2 with B-frames and for anything in AVI (seen on the
+  conformance matrix: asked for frame 13, it gave 15, or 1), so it serves only the codecs and
+  containers the matrix proves (:data:`DECORD_PROVEN`); its timestamps, unusable in AVI, are
+  replaced by the container's where they do not rise.
+
 Decoder threads: every DataLoader worker runs its own decoder, so ``threads`` defaults to the
 cores divided by the workers (:func:`decoder_threads`); two workers each running a decoder with as
 many threads as cores would oversubscribe the machine.
@@ -20,6 +34,14 @@ from typing import Protocol
 import numpy as np
 
 BACKENDS = ("decord", "pyav")
+# decord serves these codecs (outside AVI) only: the ones whose random access the conformance
+# matrix (tests/mediamatrix.py) shows to return the right frame.
+DECORD_PROVEN = frozenset({"h264", "vp9", "mjpeg"})
+ROTATION_MATCH = 12.0  # mean absolute difference (0-255) under which two decodes agree
+
+
+class UnsupportedVideo(RuntimeError):
+    """A backend cannot return this file's frames with certainty (use the other one)."""
 
 
 class VideoReader(Protocol):
@@ -67,20 +89,101 @@ def _plan(indices: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:
     return unique, inverse
 
 
+class FrameTable:
+    """Frame times and seekability of a file's first video stream, from its packets (no pixels).
+
+    Attributes:
+        times: display-order presentation times, seconds from the first frame.
+        pts: sorted packet timestamps (stream time base), when they identify frames.
+        keyframe_of: per frame, the index of the last keyframe at or before it.
+        seekable: whether a frame decoded after a seek can be placed by its timestamp.
+        rotation: display rotation of the stream, degrees counter-clockwise.
+    """
+
+    def __init__(self, container, stream) -> None:
+        packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.size]
+        pts = [p for p, _ in packets]
+        rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 30)
+        avi = "avi" in container.format.name
+        self.seekable = (not avi and bool(pts) and None not in pts
+                         and len(set(pts)) == len(pts))
+        if self.seekable:
+            order = np.argsort(pts, kind="stable")
+            self.pts = np.asarray(pts, dtype=np.int64)[order]
+            keyframe = np.asarray([k for _, k in packets], dtype=bool)[order]
+            self.times = (self.pts - self.pts[0]).astype(np.float64) * float(stream.time_base)
+        else:  # frame n is the n-th out of the decoder; times from the nominal rate
+            self.pts = np.zeros(0, dtype=np.int64)
+            keyframe = np.zeros(len(packets), dtype=bool)
+            self.times = np.arange(len(packets), dtype=np.float64) / rate
+        self.keyframe_of = np.maximum.accumulate(np.where(keyframe, np.arange(len(keyframe)), 0))
+        self.rotation = 0
+
+
+def _times_usable(times: np.ndarray) -> bool:
+    return bool(len(times)) and bool(np.all(np.isfinite(times))) and bool(
+        np.all(np.diff(times) > 0))
+
+
 class DecordReader:
-    """decord's VideoReader: fast random access from its own frame index."""
+    """decord's VideoReader: fast random access from its own frame index, checked against PyAV
+    for orientation and, where its timestamps are unusable, timed from the container's packets."""
 
     def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+        import av
         import decord
 
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            codec = stream.codec_context.codec.canonical_name
+            if "avi" in container.format.name or codec not in DECORD_PROVEN:
+                raise UnsupportedVideo(f"decord's random access is not proven for {codec} in "
+                                       f"{container.format.name.split(',')[0]}")
+            first = next(container.decode(stream), None)
         self._reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
         count = len(self._reader)
-        stamps = self._reader.get_frame_timestamp(range(count))[:, 0] if count else np.zeros(0)
-        self.times = np.asarray(stamps, dtype=np.float64) - (stamps[0] if count else 0.0)
+        if not count or first is None:
+            raise UnsupportedVideo("no frame could be decoded")
+        stamps = np.asarray(self._reader.get_frame_timestamp(range(count))[:, 0], np.float64)
+        self.times = stamps - stamps[0]
+        if not _times_usable(self.times):
+            self.times = self._container_times(path, count)
+        self._turns = self._orientation(first)
+
+    @staticmethod
+    def _container_times(path: str | Path, count: int) -> np.ndarray:
+        import av
+
+        with av.open(str(path)) as container:
+            table = FrameTable(container, container.streams.video[0])
+        if len(table.times) != count:
+            raise UnsupportedVideo(f"decord counts {count} frames, the container "
+                                   f"{len(table.times)}; its timestamps are unusable")
+        return table.times
+
+    def _orientation(self, first) -> int:
+        """Quarter turns decord's frames still need: frame 0 compared with PyAV's displayed
+        frame 0; refuses where neither way matches."""
+        from vidlab.media.reference import displayed, turns
+
+        k = turns(first.rotation)
+        if not k:
+            return 0
+        want = displayed(first).astype(np.int16)
+        got = self._reader[0].asnumpy()
+        candidates = {0: got, k: np.rot90(got, k)}
+        errors = {t: float(np.abs(c.astype(np.int16) - want).mean())
+                  for t, c in candidates.items() if c.shape == want.shape}
+        matches = [t for t, e in errors.items() if e < ROTATION_MATCH]
+        if len(matches) != 1:
+            raise UnsupportedVideo("cannot tell whether decord applied the display rotation")
+        return matches[0]
 
     def get_frames(self, indices: Sequence[int]) -> np.ndarray:
         unique, inverse = _plan(indices, len(self.times))
         frames = self._reader.get_batch(unique.tolist()).asnumpy()
+        if self._turns:
+            frames = np.ascontiguousarray(np.rot90(frames, self._turns, axes=(1, 2)))
         return frames[inverse]
 
     def close(self) -> None:
@@ -88,11 +191,13 @@ class DecordReader:
 
 
 class PyAVReader:
-    """FFmpeg through PyAV: seeks to the keyframe before a wanted frame, then decodes forward.
+    """FFmpeg through PyAV: frames as displayed (display matrix applied).
 
-    The frame table (timestamps, keyframes) comes from demuxing packets, which reads no pixels.
-    Decoding continues through a gap between wanted frames when no keyframe lies inside it, and
-    seeks when one does (seeking is then never slower than decoding on).
+    Where packet timestamps identify frames, it seeks to the keyframe before a wanted frame and
+    decodes forward, placing each decoded frame by its timestamp; it decodes on through a gap
+    between wanted frames when no keyframe lies inside it. Elsewhere (AVI, missing or repeated
+    timestamps, or a decoded timestamp not in the table) it decodes from the first frame and
+    counts frames as the decoder hands them out, which is what a player does.
     """
 
     def __init__(self, path: str | Path, *, threads: int = 1) -> None:
@@ -102,40 +207,69 @@ class PyAVReader:
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
-        packets = sorted((p.pts, p.is_keyframe) for p in self._container.demux(self._stream)
-                         if p.pts is not None)
-        self._pts = np.array([pts for pts, _ in packets], dtype=np.int64)
-        keyframe = np.array([key for _, key in packets], dtype=bool)
-        # index of the last keyframe at or before each frame (0 when the first is missing)
-        self._keyframe_of = np.maximum.accumulate(np.where(keyframe, np.arange(len(packets)), 0))
-        base = self._pts[0] if len(packets) else 0
-        self.times = (self._pts - base).astype(np.float64) * float(self._stream.time_base)
-        self._index_of = {int(pts): i for i, pts in enumerate(self._pts)}
+        self._table = FrameTable(self._container, self._stream)
+        self.times = self._table.times
+        self._index_of = {int(pts): i for i, pts in enumerate(self._table.pts)}
 
     def get_frames(self, indices: Sequence[int]) -> np.ndarray:
+        import av
+
         unique, inverse = _plan(indices, len(self.times))
-        wanted = set(unique.tolist())
-        found: dict[int, np.ndarray] = {}
+        found = None
+        if self._table.seekable:
+            try:
+                found = self._seeking(unique.tolist())
+            except (UnsupportedVideo, av.error.FFmpegError):
+                found = None
+        if found is None:
+            found = self._sequential(unique.tolist())
+        return np.stack([found[i] for i in unique.tolist()])[inverse]
+
+    def _seeking(self, unique: list[int]) -> dict[int, np.ndarray]:
+        from vidlab.media.reference import displayed
+
+        wanted, found = set(unique), {}
         decoder, position = None, -1  # position: index of the last frame decoded
-        for index in unique.tolist():
+        for index in unique:
             if index in found:
                 continue
-            keyframe = int(self._keyframe_of[index])
+            keyframe = int(self._table.keyframe_of[index])
             if decoder is None or index <= position or keyframe > position:
-                self._container.seek(int(self._pts[keyframe]), stream=self._stream,
+                self._container.seek(int(self._table.pts[keyframe]), stream=self._stream,
                                      backward=True, any_frame=False)
                 decoder, position = self._container.decode(self._stream), -1
             while position < index:
                 frame = next(decoder, None)
-                if frame is None:
-                    raise RuntimeError(f"The decoder stopped before frame {index}.")
-                position = (position + 1 if frame.pts is None
-                            else self._index_of.get(int(frame.pts), position))
+                if frame is None or frame.pts is None or int(frame.pts) not in self._index_of:
+                    raise UnsupportedVideo(f"frame {index} cannot be placed after a seek")
+                position = self._index_of[int(frame.pts)]
                 if position in wanted and position not in found:
-                    found[position] = frame.to_ndarray(format="rgb24")
+                    found[position] = displayed(frame)
             if index not in found:
-                raise RuntimeError(f"Frame {index} was not among the decoded frames.")
-        return np.stack([found[i] for i in unique.tolist()])[inverse]
+                raise UnsupportedVideo(f"frame {index} was not among the decoded frames")
+        return found
+
+    def _sequential(self, unique: list[int]) -> dict[int, np.ndarray]:
+        import av
+
+        from vidlab.media.reference import displayed
+
+        wanted, found, last = set(unique), {}, unique[-1]
+        self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+        self._stream.codec_context.flush_buffers()
+        position = -1
+        try:
+            for frame in self._container.decode(self._stream):
+                position += 1
+                if position in wanted:
+                    found[position] = displayed(frame)
+                if position >= last:
+                    break
+        except av.error.FFmpegError as exc:
+            raise UnsupportedVideo(f"decoding stopped at frame {position + 1}") from exc
+        if len(found) < len(wanted):
+            raise UnsupportedVideo(f"the decoder stopped before frame {last}")
+        return found
 
     def close(self) -> None:
         self._container.close()

@@ -111,8 +111,15 @@ class ClipSampler:
         slack = _slack(times)
         padded = bool(np.any(instants >= end - slack))
         if padded and self.pad == "loop":
-            instants = times[0] + np.mod(instants - times[0], end - times[0])
-        index = np.searchsorted(times, instants + slack, side="right") - 1
+            # Lay the video end to end as often as the clip needs and wrap the frame index by
+            # integer modulo: a float modulo of the instants drifts at the seams (a 3-frame
+            # video looped as 0 1 2 2 1 2 2 1).
+            period = end - times[0]
+            laps = int(np.ceil((instants[-1] - times[0]) / period)) + 1
+            looped = (times[None, :] + period * np.arange(laps)[:, None]).ravel()
+            index = (np.searchsorted(looped, instants + slack, side="right") - 1) % len(times)
+        else:
+            index = np.searchsorted(times, instants + slack, side="right") - 1
         return Clip(clip_index, tuple(int(i) for i in np.clip(index, 0, len(times) - 1)), padded)
 
     def _pad_indices(self, wanted: np.ndarray, n: int, clip_index: int) -> Clip:

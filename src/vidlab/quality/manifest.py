@@ -25,16 +25,18 @@ from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
 log = logging.getLogger(__name__)
 
 NORMALIZED_MARKER = ".vidlab-probe"
-INT_COLUMNS = ("size_bytes", "frames_declared", "frames_decoded", "width", "height", "rotation",
-               "bit_rate", "audio_sample_rate")
-FLOAT_COLUMNS = ("duration_s", "fps_avg", "fps_nominal", "gop_mean", "keyframe_interval_s",
-                 "audio_duration_s")
+INT_COLUMNS = ("size_bytes", "frames_declared", "frames_decoded", "width", "height",
+               "display_width", "display_height", "rotation", "bit_rate", "audio_sample_rate",
+               "decode_errors")
+FLOAT_COLUMNS = ("duration_s", "container_duration_s", "fps_avg", "fps_nominal", "gop_mean",
+                 "keyframe_interval_s", "audio_duration_s")
 BOOL_COLUMNS = ("audio", "vfr")
 
 
 def limits_of(params: Params) -> Limits:
     p = params.probe
-    return Limits(p.frame_tolerance, p.vfr_tolerance, p.fps_tolerance, p.max_keyframe_interval_s)
+    return Limits(p.frame_tolerance, p.truncation_tolerance, p.vfr_tolerance, p.fps_tolerance,
+                  p.max_keyframe_interval_s)
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:

@@ -2,27 +2,38 @@
 
 Runs inside an isolated worker (see isolate.py). Every later stage reads the manifest this
 produces instead of the videos' headers.
+
+Integrity is judged the same way for every container, from the sequential reference decode
+(:mod:`vidlab.media.reference`), because Matroska, WebM and AVI declare no frame count:
+
+* ``truncated``: the streams' data ends early against the duration the container declares (a
+  file cut short keeps its header), fewer frames decode than the file holds packets for (decoding
+  stopped mid-way), or fewer than the container declares;
+* ``corrupt``: every frame is there but the decoder rejected packets or concealed damage.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from vidlab.fsutil import sha256_file
+from vidlab.media.reference import Decoded, reference_decode
 
 # Stable column order of data/interim/manifest.parquet.
 MANIFEST_COLUMNS = (
-    "video_id", "path", "size_bytes", "sha256", "duration_s", "fps_avg", "fps_nominal",
-    "frames_declared", "frames_decoded", "width", "height", "rotation", "codec", "pix_fmt",
-    "bit_rate", "gop_mean", "keyframe_interval_s", "audio", "audio_codec", "audio_sample_rate",
-    "audio_duration_s", "vfr", "status", "reason", "warnings", "normalized_from",
+    "video_id", "path", "size_bytes", "sha256", "duration_s", "container_duration_s", "fps_avg",
+    "fps_nominal", "frames_declared", "frames_decoded", "width", "height", "display_width",
+    "display_height", "rotation", "codec", "pix_fmt", "bit_rate", "gop_mean",
+    "keyframe_interval_s", "audio", "audio_codec", "audio_sample_rate", "audio_duration_s",
+    "vfr", "decode_errors", "status", "reason", "warnings", "normalized_from",
 )
-STATUSES = ("ok", "zero_byte", "unreadable", "no_video_stream", "truncated", "decode_timeout")
+STATUSES = ("ok", "zero_byte", "unreadable", "no_video_stream", "truncated", "corrupt",
+            "decode_timeout")
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class Limits:
     """Tolerances from the probe params (picklable, for the workers)."""
 
     frame_tolerance: float
+    truncation_tolerance: float
     vfr_tolerance: float
     fps_tolerance: float
     max_keyframe_interval_s: float
@@ -38,7 +50,7 @@ class Limits:
 def _empty(path: Path) -> dict:
     row = dict.fromkeys(MANIFEST_COLUMNS)
     row.update(path=str(path), audio=False, vfr=False, warnings="", reason="",
-               normalized_from="", rotation=0)
+               normalized_from="", rotation=0, decode_errors=0)
     return row
 
 
@@ -49,26 +61,9 @@ def _rate(value: Fraction | None) -> float | None:
 def _audio(container: av.container.InputContainer, row: dict) -> None:
     if not container.streams.audio:
         return
-    stream = container.streams.audio[0]
-    row.update(audio=True, audio_codec=stream.codec_context.name,
-               audio_sample_rate=stream.codec_context.sample_rate)
-    if stream.duration is not None and stream.time_base:
-        row["audio_duration_s"] = float(stream.duration * stream.time_base)
-
-
-def _decode(container: av.container.InputContainer, stream: av.VideoStream) -> tuple:
-    """Decode every frame: (timestamps in seconds, keyframe count, rotation, error or '')."""
-    times, keys, rotation, error = [], 0, 0, ""
-    try:
-        for frame in container.decode(stream):
-            if frame.pts is not None:
-                times.append(float(frame.pts * stream.time_base))
-            keys += bool(frame.key_frame)
-            if len(times) == 1:
-                rotation = int(getattr(frame, "rotation", 0) or 0)
-    except av.error.FFmpegError as exc:
-        error = f"decoding stopped after {len(times)} frames ({type(exc).__name__})"
-    return times, keys, rotation, error
+    ctx = container.streams.audio[0].codec_context
+    # the codec's canonical name (mp3), not the decoder's (mp3float)
+    row.update(audio=True, audio_codec=ctx.codec.canonical_name, audio_sample_rate=ctx.sample_rate)
 
 
 def probe_file(path: Path, limits: Limits) -> dict:
@@ -89,48 +84,72 @@ def probe_file(path: Path, limits: Limits) -> dict:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         row.update(
-            duration_s=container.duration / 1e6 if container.duration else None,
+            container_duration_s=container.duration / 1e6 if container.duration else None,
             fps_nominal=_rate(stream.base_rate) or _rate(stream.guessed_rate),
             frames_declared=stream.frames or None, width=ctx.width, height=ctx.height,
-            codec=ctx.name, pix_fmt=ctx.pix_fmt, bit_rate=container.bit_rate or ctx.bit_rate,
+            codec=ctx.codec.canonical_name, pix_fmt=ctx.pix_fmt,
+            bit_rate=container.bit_rate or ctx.bit_rate,
         )
         _audio(container, row)
-        times, keys, rotation, error = _decode(container, stream)
-    row.update(frames_decoded=len(times), rotation=rotation)
-    _timing(row, times, keys)
-    return _judge(row, error, limits)
+    decoded, _ = reference_decode(path)
+    turned = decoded.rotation in (90, 270)
+    row.update(frames_decoded=decoded.frames, rotation=decoded.rotation,
+               display_width=row["height"] if turned else row["width"],
+               display_height=row["width"] if turned else row["height"],
+               decode_errors=decoded.errors + decoded.corrupt,
+               audio_duration_s=decoded.audio_span_s)
+    if decoded.frames:
+        row["duration_s"] = decoded.span_s()
+    _timing(row, decoded)
+    return _judge(row, decoded, limits)
 
 
-def _timing(row: dict, times: list[float], keys: int) -> None:
+def _timing(row: dict, decoded: Decoded) -> None:
     """Average fps, VFR spread and keyframe spacing from the decoded timestamps."""
-    ordered = sorted(times)  # decode order differs from display order with B-frames
-    deltas = [b - a for a, b in zip(ordered, ordered[1:], strict=False) if b > a]
-    if deltas:
-        mean = statistics.fmean(deltas)
-        row["fps_avg"] = 1.0 / mean
-        row["_spread"] = (max(deltas) - min(deltas)) / statistics.median(deltas)
-    if keys:
-        row["gop_mean"] = len(times) / keys
+    times = decoded.times()
+    deltas = np.diff(times)
+    deltas = deltas[deltas > 0]
+    if len(deltas):
+        row["fps_avg"] = 1.0 / float(deltas.mean())
+        row["_spread"] = float((deltas.max() - deltas.min()) / np.median(deltas))
+    if decoded.keyframes:
+        row["gop_mean"] = decoded.frames / decoded.keyframes
         if row.get("fps_avg"):
             row["keyframe_interval_s"] = row["gop_mean"] / row["fps_avg"]
 
 
-def _judge(row: dict, error: str, limits: Limits) -> dict:
+def _damage(row: dict, decoded: Decoded, limits: Limits) -> tuple[str, str]:
+    """(status, reason) from what the decode saw; ("ok", "") for an intact file."""
+    declared, frames = row["frames_declared"], decoded.frames
+    if frames == 0:
+        return "unreadable", decoded.demux_error or "no frame could be decoded"
+    container = row["container_duration_s"]
+    interval = 1 / row["fps_avg"] if row.get("fps_avg") else 0.0
+    if container and decoded.data_end_s + interval < container * (1 - limits.truncation_tolerance):
+        return "truncated", (f"the streams end at {decoded.data_end_s:.2f} s of the "
+                             f"{container:.2f} s the container declares")
+    if frames < decoded.video_packets * (1 - limits.frame_tolerance):
+        return "truncated", (f"decoding stopped: {frames} frames from {decoded.video_packets} "
+                             f"packets ({decoded.errors} rejected)")
+    if declared and frames < declared * (1 - limits.frame_tolerance):
+        return "truncated", f"decoded {frames} of {declared} declared frames"
+    if decoded.errors or decoded.corrupt:
+        return "corrupt", (f"{decoded.errors} packet(s) rejected and {decoded.corrupt} frame(s) "
+                           "concealed by the decoder")
+    return "ok", ""
+
+
+def _judge(row: dict, decoded: Decoded, limits: Limits) -> dict:
     """Integrity status and warnings."""
     spread = row.pop("_spread", 0.0)
-    declared, decoded = row["frames_declared"], row["frames_decoded"]
-    if decoded == 0:
-        row.update(status="unreadable", reason=error or "no frame could be decoded")
-    elif declared and decoded < declared * (1 - limits.frame_tolerance):
-        row.update(status="truncated",
-                   reason=f"decoded {decoded} of {declared} declared frames"
-                   + (f"; {error}" if error else ""))
-    else:
-        row.update(status="ok", reason=error)
+    status, reason = _damage(row, decoded, limits)
+    row.update(status=status, reason=reason)
     warnings = []
     if spread > limits.vfr_tolerance:
         row["vfr"] = True
         warnings.append("vfr")
+    if not decoded.timestamps_usable and decoded.frames > 1:
+        warnings.append("no_timestamps")
     nominal, average = row["fps_nominal"], row["fps_avg"]
     if nominal and average and abs(average - nominal) / nominal > limits.fps_tolerance:
         warnings.append("fps_mismatch")

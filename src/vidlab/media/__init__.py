@@ -1,0 +1,1 @@
+"""Reading real media: the reference decode, displayed pictures and per-frame digests."""

@@ -1,0 +1,192 @@
+"""The sequential reference decode: every frame a player shows, in display order.
+
+A player decodes a stream from its first packet to its last, puts the frames in presentation
+order and turns each by the stream's display matrix. :func:`reference_decode` does exactly that
+with PyAV, keeps going past packets the decoder rejects (counting them), and reports what it saw,
+so ingest can prove a copy decodes like its source, probe can judge truncation and damage for
+any container, and tests can compare the fast readers against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def turns(rotation: float | int | None) -> int:
+    """Quarter turns (counter-clockwise, 0..3) of a display rotation in degrees."""
+    return int(round((rotation or 0) / 90)) % 4
+
+
+def displayed(frame: av.VideoFrame, rotation: float | int | None = None) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` of a decoded frame as a player shows it (display matrix applied).
+
+    Args:
+        frame: a decoded frame.
+        rotation: the display rotation (degrees, counter-clockwise); the frame's own by default.
+    """
+    rgb = frame.to_ndarray(format="rgb24")
+    k = turns(frame.rotation if rotation is None else rotation)
+    return np.ascontiguousarray(np.rot90(rgb, k=k)) if k else rgb
+
+
+def frame_digest(frame: av.VideoFrame) -> str:
+    """sha256 of a frame's decoded samples (each plane's visible rows, no padding) and format.
+
+    Two frames with the same digest hold the same pixels in the same format, so a remuxed copy
+    whose digests equal its source's decodes to exactly the same pictures.
+    """
+    name, full = frame.format.name, frame.color_range == 2
+    if name.startswith("yuvj"):  # the deprecated full-range formats: the same samples as
+        name, full = "yuv" + name[4:], True  # yuvNNNp with a full colour range
+    digest = hashlib.sha256(f"{name} {'full' if full else 'limited'} {frame.width}x"
+                            f"{frame.height}".encode())
+    components = frame.format.components
+    for number, plane in enumerate(frame.planes):
+        sizes = [math.ceil(c.bits / 8) for c in components if c.plane == number]
+        row = plane.width * sum(sizes)
+        rows = np.frombuffer(memoryview(plane), np.uint8)[: plane.line_size * plane.height]
+        digest.update(rows.reshape(plane.height, plane.line_size)[:, :row].tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Decoded:
+    """What a full sequential decode of a file's first video stream saw.
+
+    Decoders hand frames out in display order, so the n-th frame out is frame n of the video;
+    its timestamp is the container's, which some containers (AVI with B-frames) get wrong.
+    """
+
+    pts: list[int] = field(default_factory=list)  # per frame, display order (-1: none)
+    digests: list[str] = field(default_factory=list)
+    rotation: int = 0  # display rotation of the first frame, degrees counter-clockwise
+    time_base: float = 0.0
+    rate: float = 0.0  # the stream's nominal frame rate (0: unknown)
+    errors: int = 0  # packets the decoder rejected
+    corrupt: int = 0  # frames the decoder marked corrupt (concealed damage)
+    keyframes: int = 0
+    demux_error: str = ""  # why reading the container stopped early, if it did
+    video_packets: int = 0  # non-empty video packets demuxed
+    data_end_s: float = 0.0  # where the last demuxed video or audio packet ends (seconds)
+    audio_span_s: float | None = None  # first to last audio packet end, when there is audio
+
+    @property
+    def frames(self) -> int:
+        return len(self.digests)
+
+    @property
+    def timestamps_usable(self) -> bool:
+        """Whether every frame has a timestamp and they rise strictly in display order."""
+        pts = np.array(self.pts, dtype=np.int64)
+        return bool(len(pts)) and bool(np.all(pts >= 0)) and bool(np.all(np.diff(pts) > 0))
+
+    def times(self) -> np.ndarray:
+        """Display-order presentation times, seconds from the first frame; from the frame rate
+        where the container's timestamps are unusable."""
+        if self.timestamps_usable:
+            pts = np.array(self.pts, dtype=np.float64)
+            return (pts - pts[0]) * self.time_base
+        return np.arange(self.frames, dtype=np.float64) / (self.rate or 30.0)
+
+    def span_s(self) -> float:
+        """Seconds the decoded frames cover: first to last timestamp plus one frame interval."""
+        times = self.times()
+        if len(times) < 2:
+            return float(len(times)) / (self.rate or 30.0)
+        return float(times[-1] + np.median(np.diff(times)))
+
+
+def reference_decode(path: str | Path, *, keep_pictures: bool = False,
+                     threads: int = 0) -> tuple[Decoded, list[np.ndarray]]:
+    """Decode every frame of ``path``'s first video stream, packet by packet.
+
+    Args:
+        path: a video file.
+        keep_pictures: also return each frame as displayed (RGB, rotation applied).
+        threads: decoder threads (0: FFmpeg's choice).
+
+    Returns:
+        The :class:`Decoded` facts and the displayed pictures (empty unless asked for), both in
+        display order.
+
+    Raises:
+        av.error.FFmpegError: when the container cannot be opened.
+        ValueError: when it holds no video stream.
+    """
+    result, pictures = Decoded(), []
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError("no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
+        result.time_base = float(stream.time_base or 0)
+        result.rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
+        audio = container.streams.audio[:1]
+        ends = _Ends(container.start_time)
+        try:
+            for packet in container.demux([stream, *audio]):
+                if not packet.size:
+                    continue
+                ends.add(packet)
+                if packet.stream.type != "video":
+                    continue
+                result.video_packets += 1
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    result.errors += 1
+                    continue
+                _take(result, frames, pictures if keep_pictures else None)
+            _take(result, stream.codec_context.decode(None), pictures if keep_pictures else None)
+        except av.error.FFmpegError as exc:
+            result.demux_error = type(exc).__name__
+        result.data_end_s, result.audio_span_s = ends.data_end(), ends.audio_span()
+    return result, pictures
+
+
+def _take(result: Decoded, frames, pictures: list | None) -> None:
+    for frame in frames:
+        if not result.digests:
+            result.rotation = turns(frame.rotation) * 90
+        result.pts.append(-1 if frame.pts is None else int(frame.pts))
+        result.digests.append(frame_digest(frame))
+        result.corrupt += bool(frame.is_corrupt)
+        result.keyframes += bool(frame.key_frame)
+        if pictures is not None:
+            pictures.append(displayed(frame))
+
+
+class _Ends:
+    """Where each stream's demuxed packets end, in seconds from the container's start."""
+
+    def __init__(self, start_time: int | None) -> None:
+        self._start = (start_time or 0) / 1e6
+        self._end: dict[str, float] = {}
+        self._first_audio: float | None = None
+
+    def add(self, packet: av.Packet) -> None:
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None or not packet.time_base:
+            return
+        start = float(stamp * packet.time_base)
+        end = float((stamp + (packet.duration or 0)) * packet.time_base)
+        kind = packet.stream.type
+        self._end[kind] = max(self._end.get(kind, end), end)
+        if kind == "audio" and (self._first_audio is None or start < self._first_audio):
+            self._first_audio = start
+
+    def data_end(self) -> float:
+        return max(self._end.values(), default=self._start) - self._start
+
+    def audio_span(self) -> float | None:
+        if self._first_audio is None:
+            return None
+        return self._end["audio"] - self._first_audio
