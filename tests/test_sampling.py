@@ -78,3 +78,14 @@ def test_bad_arguments_are_refused(kwargs: dict, message: str) -> None:
 def test_unsorted_timestamps_are_refused() -> None:
     with pytest.raises(ValueError, match="must be sorted"):
         make_clip_sampler("center", clip_len=2)(np.array([0.0, 0.2, 0.1]))
+
+
+@pytest.mark.parametrize("fps", [7.0, 12.0, 15.0, 25.0, 29.97, 30.0, 59.94])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 7, 11])
+def test_loop_padding_is_exact_at_every_seam(n: int, fps: float) -> None:
+    """Resampled at the video's own rate, a looped clip is 0 1 .. n-1 0 1 ..: the seam is
+    wrapped by integer modulo (a float modulo once gave 0 1 2 2 1 2 2 1 for three frames)."""
+    times = np.arange(n) / fps
+    for clip_len in (n + 1, 8 if n < 8 else n + 2, 3 * n + 1):  # all longer than the video
+        clip = make_clip_sampler("center", clip_len=clip_len, target_fps=fps, pad="loop")(times)[0]
+        assert clip.indices == tuple(k % n for k in range(clip_len)), clip
