@@ -57,6 +57,38 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
                     assert needle.encode() not in data, (path, needle)
 
 
+def run(cmd: list[str], cwd: Path) -> str:
+    """Run a command in a project copy as a user would (venv on PATH, key folder beside it)."""
+    import subprocess
+    import sys
+
+    env = os.environ | {
+        "VIDLAB_KEY_DIR": str(cwd.parent / "keys"),  # the mapping goes beside the key
+        # the venv's bin holds `vidlab`, which dvc.yaml's commands call
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def copy_project(repo: Path) -> Path:
+    """Copy what a fresh clone (plus uncommitted work) holds into ``repo``."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    return repo
+
+
 @pytest.fixture
 def params() -> params_mod.Params:
     """The repository's params.yaml, validated."""

@@ -99,15 +99,22 @@ def cells() -> list[Cell]:
     return out
 
 
-def picture(index: int) -> np.ndarray:
-    """The upright RGB picture of frame ``index``: index bits, orientation mark, a moving bar."""
+def picture(index: int, texture: int = 0) -> np.ndarray:
+    """The upright RGB picture of frame ``index``: index bits, orientation mark, a moving bar,
+    and (for ``texture`` > 0) a coarse random pattern that makes each cell a distinct video."""
     image = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
+    if texture:  # most of the picture: a coarse colour pattern drifting at a per-file speed
+        rng = np.random.default_rng(texture)
+        blocks = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+        pattern = np.kron(blocks, np.ones((8, 8, 1), np.uint8))
+        image[BLOCK:] = np.roll(pattern, index * int(rng.integers(2, 9)), axis=1)[BLOCK:]
     for bit in range(BITS):
         value = 235 if (index >> bit) & 1 else 16
         image[:BLOCK, bit * BLOCK:(bit + 1) * BLOCK] = value
     image[BLOCK:BLOCK + MARK, :MARK] = RED
-    x = (index * 5) % (WIDTH - 16)
-    image[HEIGHT - 24:, x:x + 16] = (40, 160, 60)
+    if not texture:
+        x = (index * 5) % (WIDTH - 16)
+        image[HEIGHT - 24:, x:x + 16] = (40, 160, 60)
     return image
 
 
@@ -119,19 +126,26 @@ def read_index(rgb: np.ndarray) -> tuple[int, bool]:
     centre = BLOCK // 2
     index = sum(1 << bit for bit in range(BITS)
                 if luma[centre, bit * BLOCK + centre] > 128)
-    mark = rgb[BLOCK + MARK // 2, MARK // 2].astype(int)
-    upright = mark[0] > 150 and mark[1] < 100 and mark[2] < 100
+    inset = (MARK // 4, 3 * MARK // 4)  # four points: one per 8x8 texture block under it
+    points = [rgb[BLOCK + r, c].astype(int) for r in inset for c in inset]
+    upright = all(p[0] > 150 and p[1] < 100 and p[2] < 100 for p in points)
     return index, bool(upright)
 
 
-def write_cell(cell: Cell, folder: Path, *, seconds_of_audio_extra: float = 0.5) -> Path:
-    """Encode ``cell`` into ``folder`` (intact first, then damaged in place); returns its path."""
+def write_cell(cell: Cell, folder: Path, *, seconds_of_audio_extra: float = 0.5,
+               texture: int = 0, name: str | None = None) -> Path:
+    """Encode ``cell`` into ``folder`` (intact first, then damaged in place); returns its path.
+
+    Args:
+        texture: seed of a per-file pattern (0: none), so files are not near-duplicates.
+        name: file name (default: the cell's name).
+    """
     fmt, _, audio_codec, _, _ = CONTAINERS[cell.container]
     encoder, options, pix_fmt = CODECS[cell.codec]
-    path = Path(folder) / cell.name
+    path = Path(folder) / (name or cell.name)
     with av.open(str(path), "w", format=fmt, options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream(encoder, rate=FPS, options=dict(options))
-        coded = np.rot90(picture(0), -cell.rotation // 90)
+        coded = np.rot90(picture(0, texture), -cell.rotation // 90)
         stream.width, stream.height = coded.shape[1], coded.shape[0]
         stream.pix_fmt = pix_fmt
         stream.codec_context.thread_count = 1
@@ -142,7 +156,7 @@ def write_cell(cell: Cell, folder: Path, *, seconds_of_audio_extra: float = 0.5)
             stream.set_display_rotation(cell.rotation)
         audio = _audio_stream(out, audio_codec) if cell.audio else None
         for index in range(FRAMES):
-            image = np.ascontiguousarray(np.rot90(picture(index), -cell.rotation // 90))
+            image = np.ascontiguousarray(np.rot90(picture(index, texture), -cell.rotation // 90))
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
             if cell.vfr:
                 frame.pts, frame.time_base = VFR_MS[index], Fraction(1, 1000)

@@ -16,7 +16,7 @@ import pytest
 from tests import mediamatrix as mm
 from vidlab.data.decode import BACKENDS, UnsupportedVideo, open_video
 from vidlab.ingest import deid
-from vidlab.media.reference import reference_decode
+from vidlab.media.reference import integrity, reference_decode
 from vidlab.quality.probe import Limits, probe_file
 
 LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1, vfr_tolerance=0.1,
@@ -138,9 +138,14 @@ def test_deidentified_copy_decodes_exactly_like_its_source(matrix: Path, tmp_pat
         assert result["status"] == "unreadable"
         assert list(tmp_path.iterdir()) == []
         return
+    source, _ = reference_decode(src)
+    if integrity(source)[0] == "truncated":  # cut (or stopped) files never pass ingest
+        assert cell.damage != "intact"
+        assert result["status"] == "truncated" and "cut short" in result["detail"]
+        assert list(tmp_path.iterdir()) == []
+        return
     assert result["status"] == "ok", result
     assert result["method"] == "remux"  # every matrix cell remuxes; the fallback is tested below
-    source, _ = reference_decode(src)
     copy, _ = reference_decode(result["path"])
     assert copy.digests == source.digests and copy.rotation == source.rotation == cell.rotation
     assert deid.tag_violations(result["path"]) == []

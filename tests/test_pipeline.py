@@ -12,33 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SMALL_DEMO, assert_no_identifiers
-
-
-def run(cmd: list[str], cwd: Path) -> str:
-    env = os.environ | {
-        "VIDLAB_KEY_DIR": str(cwd.parent / "keys"),  # the mapping goes beside the key
-        # the venv's bin holds `vidlab`, which dvc.yaml's commands call
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-    }
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
+from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project in a fresh git repository, with the demo shrunk."""
-    repo = tmp_path / "repo"
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, listed.split("\0")):  # what a fresh clone (plus new work) holds
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
+    repo = copy_project(tmp_path / "repo")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["demo"].update(SMALL_DEMO)
     # 12 clean videos beside 10 planted-fault rows: a third of the rows is quarantined on purpose.

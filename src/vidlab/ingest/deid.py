@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from vidlab.fsutil import sha256_file
-from vidlab.media.reference import reference_decode
+from vidlab.media.reference import integrity, reference_decode
 
 FORMATS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska", ".webm": "webm",
            ".avi": "avi"}
@@ -73,6 +73,9 @@ def remux(src: Path, dst: Path, *, keep_audio: bool) -> dict:
                 "detail": f"The container cannot be read ({type(exc).__name__})."}
     if not source.frames:
         return {"status": "unreadable", "detail": "No video frame could be decoded."}
+    status, reason = integrity(source)
+    if status == "truncated":  # judged here: a remux writes a fresh header that hides the cut
+        return {"status": "truncated", "detail": f"The file is cut short: {reason}."}
     attempts = ((dst, "remux", lambda tmp: _copy_packets(src, tmp, _format(dst), keep_audio)),
                 (dst.with_suffix(".mkv"), "lossless",
                  lambda tmp: _lossless(src, tmp, keep_audio)))

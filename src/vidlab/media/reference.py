@@ -75,6 +75,8 @@ class Decoded:
     video_packets: int = 0  # non-empty video packets demuxed
     data_end_s: float = 0.0  # where the last demuxed video or audio packet ends (seconds)
     audio_span_s: float | None = None  # first to last audio packet end, when there is audio
+    container_duration_s: float | None = None  # what the container's header declares
+    frames_declared: int | None = None  # what an MP4/MOV index lists (others only estimate)
 
     @property
     def frames(self) -> int:
@@ -129,6 +131,13 @@ def reference_decode(path: str | Path, *, keep_pictures: bool = False,
             stream.codec_context.thread_count = threads
         result.time_base = float(stream.time_base or 0)
         result.rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
+        result.container_duration_s = container.duration / 1e6 if container.duration else None
+        # MP4/MOV index every sample; AVI counts ticks of its time base, which are frames only
+        # where packets are one tick apart (checked below); Matroska and WebM declare no count.
+        avi = "avi" in container.format.name
+        indexed = container.format.name.startswith("mov,mp4") or avi
+        result.frames_declared = (stream.frames or None) if indexed else None
+        steps, last_dts = set(), None
         audio = container.streams.audio[:1]
         ends = _Ends(container.start_time)
         try:
@@ -139,6 +148,10 @@ def reference_decode(path: str | Path, *, keep_pictures: bool = False,
                 if packet.stream.type != "video":
                     continue
                 result.video_packets += 1
+                if packet.dts is not None:
+                    if last_dts is not None:
+                        steps.add(packet.dts - last_dts)
+                    last_dts = packet.dts
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError:
@@ -149,7 +162,37 @@ def reference_decode(path: str | Path, *, keep_pictures: bool = False,
         except av.error.FFmpegError as exc:
             result.demux_error = type(exc).__name__
         result.data_end_s, result.audio_span_s = ends.data_end(), ends.audio_span()
+        if avi and steps - {1}:
+            result.frames_declared = None
     return result, pictures
+
+
+def integrity(decoded: Decoded, *, frame_tolerance: float = 0.02,
+              truncation_tolerance: float = 0.1) -> tuple[str, str]:
+    """(status, reason) of a file from its reference decode; ("ok", "") for an intact one.
+
+    The same rule for every container, since Matroska, WebM and AVI declare no frame count:
+    ``truncated`` when the streams' data ends early against the duration the header declares
+    (a file cut short keeps its header), when fewer frames decode than there are packets
+    (decoding stopped mid-way), or fewer than the container declares; ``corrupt`` when every
+    frame is there but the decoder rejected packets or concealed damage.
+    """
+    frames, declared, header = decoded.frames, decoded.frames_declared, decoded.container_duration_s
+    if frames == 0:
+        return "unreadable", decoded.demux_error or "no frame could be decoded"
+    interval = decoded.span_s() / frames
+    if header and decoded.data_end_s + interval < header * (1 - truncation_tolerance):
+        return "truncated", (f"the streams end at {decoded.data_end_s:.2f} s of the "
+                             f"{header:.2f} s the container declares")
+    if frames < decoded.video_packets * (1 - frame_tolerance):
+        return "truncated", (f"decoding stopped: {frames} frames from {decoded.video_packets} "
+                             f"packets ({decoded.errors} rejected)")
+    if declared and frames < declared * (1 - frame_tolerance):
+        return "truncated", f"decoded {frames} of {declared} declared frames"
+    if decoded.errors or decoded.corrupt:
+        return "corrupt", (f"{decoded.errors} packet(s) rejected and {decoded.corrupt} frame(s) "
+                           "concealed by the decoder")
+    return "ok", ""
 
 
 def _take(result: Decoded, frames, pictures: list | None) -> None:

@@ -3,13 +3,8 @@
 Runs inside an isolated worker (see isolate.py). Every later stage reads the manifest this
 produces instead of the videos' headers.
 
-Integrity is judged the same way for every container, from the sequential reference decode
-(:mod:`vidlab.media.reference`), because Matroska, WebM and AVI declare no frame count:
-
-* ``truncated``: the streams' data ends early against the duration the container declares (a
-  file cut short keeps its header), fewer frames decode than the file holds packets for (decoding
-  stopped mid-way), or fewer than the container declares;
-* ``corrupt``: every frame is there but the decoder rejected packets or concealed damage.
+Integrity (``truncated``, ``corrupt``) is judged the same way for every container, from the
+sequential reference decode (:func:`vidlab.media.reference.integrity`).
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ import av
 import numpy as np
 
 from vidlab.fsutil import sha256_file
-from vidlab.media.reference import Decoded, reference_decode
+from vidlab.media.reference import Decoded, integrity, reference_decode
 
 # Stable column order of data/interim/manifest.parquet.
 MANIFEST_COLUMNS = (
@@ -118,31 +113,11 @@ def _timing(row: dict, decoded: Decoded) -> None:
             row["keyframe_interval_s"] = row["gop_mean"] / row["fps_avg"]
 
 
-def _damage(row: dict, decoded: Decoded, limits: Limits) -> tuple[str, str]:
-    """(status, reason) from what the decode saw; ("ok", "") for an intact file."""
-    declared, frames = row["frames_declared"], decoded.frames
-    if frames == 0:
-        return "unreadable", decoded.demux_error or "no frame could be decoded"
-    container = row["container_duration_s"]
-    interval = 1 / row["fps_avg"] if row.get("fps_avg") else 0.0
-    if container and decoded.data_end_s + interval < container * (1 - limits.truncation_tolerance):
-        return "truncated", (f"the streams end at {decoded.data_end_s:.2f} s of the "
-                             f"{container:.2f} s the container declares")
-    if frames < decoded.video_packets * (1 - limits.frame_tolerance):
-        return "truncated", (f"decoding stopped: {frames} frames from {decoded.video_packets} "
-                             f"packets ({decoded.errors} rejected)")
-    if declared and frames < declared * (1 - limits.frame_tolerance):
-        return "truncated", f"decoded {frames} of {declared} declared frames"
-    if decoded.errors or decoded.corrupt:
-        return "corrupt", (f"{decoded.errors} packet(s) rejected and {decoded.corrupt} frame(s) "
-                           "concealed by the decoder")
-    return "ok", ""
-
-
 def _judge(row: dict, decoded: Decoded, limits: Limits) -> dict:
     """Integrity status and warnings."""
     spread = row.pop("_spread", 0.0)
-    status, reason = _damage(row, decoded, limits)
+    status, reason = integrity(decoded, frame_tolerance=limits.frame_tolerance,
+                               truncation_tolerance=limits.truncation_tolerance)
     row.update(status=status, reason=reason)
     warnings = []
     if spread > limits.vfr_tolerance:
