@@ -15,7 +15,8 @@ from vidlab.demo.encode import write_video
 from vidlab.quality import manifest
 from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
 
-LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1, vfr_tolerance=0.1, fps_tolerance=0.05,
+LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1,
+                vfr_tolerance=0.1, fps_tolerance=0.05,
                 max_keyframe_interval_s=5.0)
 
 
