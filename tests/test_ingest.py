@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import os
 import json
 import shutil
 import stat
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import assert_no_identifiers
 from vidlab.errors import DataError
-from vidlab.ingest import keys, leaks, stage
+from vidlab.ingest import deid, keys, leaks, stage
 from vidlab.ingest.csvread import read_rows
 from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.params import DataParams
@@ -419,3 +420,38 @@ def test_date_generalisation(custom: dict, mode: str, period: str, caplog) -> No
     ingest(custom, GOOD)
     assert read_csv(custom["tmp"] / "interim" / "metadata.csv")[0]["recorded_period"] == period
     assert ("exact recording dates stay" in caplog.text) is (mode == "keep")
+
+
+def test_copies_a_remux_cannot_make_faithfully_are_reencoded_losslessly_and_counted(
+        custom: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A remux that drops the first packet (as the MKV/B-frame bug did) fails the frame-by-frame
+    proof; the stage then publishes a proven FFV1 copy and says how many."""
+    from vidlab.media.reference import reference_decode
+
+    copy_packets = deid._copy_packets
+
+    def lossy(src: Path, dst: Path, fmt: str, keep_audio: bool) -> dict:
+        result = copy_packets(src, dst, fmt, keep_audio)
+        with av.open(str(dst)) as inp, av.open(str(dst) + ".x", "w", format=fmt) as out:
+            stream = out.add_stream_from_template(inp.streams.video[0])
+            for k, packet in enumerate(p for p in inp.demux(video=0) if p.size):
+                if k:
+                    packet.stream = stream
+                    out.mux(packet)
+        os.replace(str(dst) + ".x", dst)
+        return result
+
+    monkeypatch.setattr(deid, "_copy_packets", lossy)
+    custom["params"] = dataclasses.replace(custom["params"], ingest=dataclasses.replace(
+        custom["params"].ingest, workers=1))
+    counts = ingest(custom, GOOD)
+    assert counts["usable_videos"] == 3 and counts["lossless_copies"] == 3
+    meta = read_csv(custom["tmp"] / "interim" / "metadata.csv")
+    originals = sorted(custom["videos"].rglob("*.mp4"))
+    for row in meta:
+        copy = custom["tmp"] / "interim" / "videos" / row["filename"]
+        assert copy.suffix == ".mkv" and deid.tag_violations(copy) == []
+    source = sorted(reference_decode(p)[0].digests for p in originals)
+    copied = sorted(reference_decode(custom["tmp"] / "interim" / "videos" / r["filename"])[0]
+                    .digests for r in meta)
+    assert copied == source

@@ -214,3 +214,22 @@ def test_clips_refuse_a_frozen_clip_of_a_moving_video(matrix: Path) -> None:
         _check_not_frozen(path, [clip], np.stack([pictures[0]] * 4))
     # a clip that repeats one frame by design (padding a one-frame video) is not frozen
     _check_not_frozen(path, [Clip(0, (5, 5, 5, 5), True)], np.stack([pictures[5]] * 4))
+
+
+@pytest.mark.parametrize("name", ["h264_bf-r90-cfr-silent-intact.mov",
+                                  "h264_bf-r0-vfr-silent-intact.mkv",
+                                  "h264_bf-r0-cfr-silent-intact.avi"])
+def test_cfr_normalisation_keeps_frames_upright_and_in_order(matrix: Path, tmp_path: Path,
+                                                            name: str) -> None:
+    from vidlab.quality.manifest import normalize_cfr
+
+    cell = next(c for c in CELLS if c.name == name)
+    out = tmp_path / "cfr.mp4"
+    normalize_cfr(matrix / name, out, fps=mm.FPS, keyframe_interval=6)
+    decoded, pictures = reference_decode(out, keep_pictures=True)
+    shown = [mm.read_index(p) for p in pictures]
+    assert all(upright for _, upright in shown) and decoded.rotation == 0
+    # frame k of the CFR file shows the source frame on screen at k / FPS
+    on_screen = np.searchsorted(cell.times_s, np.arange(len(shown)) / mm.FPS + 1e-6,
+                                side="right") - 1
+    assert [index for index, _ in shown] == on_screen.tolist()

@@ -160,8 +160,10 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
         problems.sort(key=lambda p: (p.line is None, p.line or 0, p.column, p.video_id))
         meta_text = csv_text(METADATA_COLUMNS, meta_rows)
         quarantine_text = csv_text(QUARANTINE_COLUMNS, [_problem_row(p) for p in problems])
-        counts = _counts(checked, meta_rows, problems) | {"dataset_fingerprint":
-                                                           fingerprint(meta_text)}
+        counts = _counts(checked, meta_rows, problems) | {
+            # copies a packet remux could not make faithfully: re-encoded losslessly (FFV1)
+            "lossless_copies": sum(r.get("method") == "lossless" for r in results),
+            "dataset_fingerprint": fingerprint(meta_text)}
         staged = tmp_videos.parent / f".{tmp_videos.name}.tables"
         staged.mkdir()
         try:
@@ -222,6 +224,9 @@ def _write_mapping(params: Params, key: bytes, csv_path: Path, mapping: dict,
 
 def _log_summary(counts: dict, out: Path) -> None:
     log.info("ingest: %d of %d rows usable", counts["usable_videos"], counts["rows_read"])
+    if counts.get("lossless_copies"):
+        log.info("ingest: %d video(s) could not be remuxed faithfully and were re-encoded "
+                 "losslessly (FFV1 in .mkv), proven frame by frame", counts["lossless_copies"])
     if counts["problems"]:
         reasons = ", ".join(f"{k} {v}" for k, v in counts["problems_by_reason"].items())
         log.warning("ingest: %d problem(s) quarantined (%s); see %s (line numbers refer to your "

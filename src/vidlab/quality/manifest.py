@@ -63,21 +63,17 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -> None:
     """Re-encode to constant ``fps`` by timestamp: output frame i shows the latest source frame
-    at or before i / fps, so VFR sources keep their timing."""
-    import av
-
+    at or before i / fps, so VFR sources keep their timing. Frames are taken as a player shows
+    them (display order, display matrix applied), so the new file is upright without a matrix."""
     from vidlab.demo.encode import write_video
+    from vidlab.media.reference import reference_decode
 
-    with av.open(str(src)) as container:
-        stream = container.streams.video[0]
-        decoded = [(float(f.pts * stream.time_base), f.to_ndarray(format="rgb24"))
-                   for f in container.decode(stream) if f.pts is not None]
-    decoded.sort(key=lambda item: item[0])
-    times = np.array([t for t, _ in decoded]) - decoded[0][0]
+    decoded, pictures = reference_decode(src, keep_pictures=True)
+    times = decoded.times()
     count = int(np.floor(times[-1] * fps)) + 1
     picks = np.searchsorted(times, np.arange(count) / fps + 1e-6, side="right") - 1
     rate = max(1, round(fps))
-    write_video(dst, (decoded[i][1] for i in picks), fps=rate, crf=18, gop=keyframe_interval)
+    write_video(dst, (pictures[i] for i in picks), fps=rate, crf=18, gop=keyframe_interval)
 
 
 def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, normalized: Path,
