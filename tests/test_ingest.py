@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import os
 import json
+import os
 import shutil
 import stat
 from pathlib import Path
