@@ -35,8 +35,8 @@ BOOL_COLUMNS = ("audio", "vfr")
 
 def limits_of(params: Params) -> Limits:
     p = params.probe
-    return Limits(p.frame_tolerance, p.truncation_tolerance, p.vfr_tolerance, p.fps_tolerance,
-                  p.max_keyframe_interval_s)
+    return Limits(p.frame_tolerance, p.vfr_tolerance, p.fps_tolerance, p.max_keyframe_interval_s,
+                  truncation_tolerance=p.truncation_tolerance)
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:

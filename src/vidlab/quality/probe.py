@@ -36,10 +36,10 @@ class Limits:
     """Tolerances from the probe params (picklable, for the workers)."""
 
     frame_tolerance: float
-    truncation_tolerance: float
     vfr_tolerance: float
     fps_tolerance: float
     max_keyframe_interval_s: float
+    truncation_tolerance: float = 0.1
 
 
 def _empty(path: Path) -> dict:
