@@ -114,7 +114,7 @@ def test_row_failures_quarantine_with_the_expectation_name(stage, column, value,
         ("status", "truncated", "manifest.expect_column_values_to_be_in_set(status)"),
         ("duration_s", 0.0, "manifest.expect_column_values_to_be_between(duration_s)"),
         ("frames_decoded", 30, "manifest.expect_column_values_to_be_between(frames_ratio)"),
-        ("codec", "mjpeg", "manifest.expect_column_values_to_be_in_set(codec)"),
+        ("codec", "prores", "manifest.expect_column_values_to_be_in_set(codec)"),
         ("width", 32, "manifest.expect_column_values_to_be_between(width)"),
     ],
 )
