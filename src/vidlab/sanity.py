@@ -3,7 +3,12 @@
 Three checks per model in ``sanity.models``, written to ``reports/sanity.json`` (and a sanity run
 in MLflow under the pipeline's parent run):
 
-* **Label shuffle** ("should fail to learn"). The training videos' labels are permuted (seeded)
+* **Label shuffle** ("should fail to learn"). Before training, the check asks whether it can
+  fail at all: with ``n`` validation videos and the largest class share ``pi`` (the most a
+  label-blind predictor scores), the upper end of the binomial (1 - alpha) range of ``pi`` must
+  lie below ``sanity.learning_accuracy``, or a model that clearly learned could not be told from
+  chance; the check is then **not proven**, says how many validation videos it needs, and is
+  not run. Otherwise the training videos' labels are permuted (seeded)
   and the model trains ``sanity.shuffle_epochs`` epochs as ``train`` params say. Its validation
   accuracy (softmax averaged per video) must then stay inside the two-sided binomial range of
   chance at level ``sanity.alpha``. Chance is what a predictor independent of the labels scores
@@ -11,15 +16,21 @@ in MLflow under the pipeline's parent run):
   the validation class shares. Above the range, the input carries the label some other way (a
   label leak in the loader, validation videos that are copies of training videos): the check
   fails loudly.
-* **Overfit a tiny subset** ("can learn at all"). ``sanity.overfit_clips`` training clips, classes
-  alternating, one fixed clip each and no augmentation, as one full batch for
-  at most ``sanity.overfit_epochs`` steps; the training accuracy, measured in eval mode (every 5
-  steps, and at the end), must reach ``sanity.overfit_target``.
+* **Overfit a tiny subset** ("can learn at all"). ``sanity.overfit_clips`` training clips, one
+  fixed clip per video and no augmentation, chosen in pairs of different classes whose trivial
+  statistics (each clip's mean and spread per colour channel) are as alike as possible, so the
+  subset cannot be fitted by memorising brightness or colour. A leave-one-out nearest-centroid
+  classifier on those statistics is scored on the subset and reported; if it alone reaches
+  ``sanity.overfit_target``, the check is **not proven**. The model trains on the subset as one
+  full batch for at most ``sanity.overfit_epochs`` steps; the training accuracy, measured in eval
+  mode (every 5 steps, and at the end), must reach ``sanity.overfit_target``.
 * **Grad-CAM** of each trained model (``models/<model>/model.pt``) on ``sanity.gradcam_clips``
   validation clips: a PNG grid (clip per row, frame per column) and a GIF, so a person sees what
   the model looks at. ``center_frame`` only sees the middle frame, so only that frame has heat.
 
-A failed check fails the stage after the report is written (``sanity.fail: false`` only reports).
+Each check has a ``status``: ``passed``, ``failed`` or ``not_proven``. A failed check fails the
+stage after the report is written (``sanity.fail: false`` only reports); a check that is not
+proven never counts as passed.
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from vidlab.params import Params
 log = logging.getLogger(__name__)
 
 FIGURES = "figures.json"  # in the figures folder: which clips each Grad-CAM shows
+CHECKS = ("label_shuffle", "overfit")
 
 
 class SanityError(VidlabError):
@@ -74,6 +86,66 @@ def chance_accuracy(predicted: list[int], truth: list[int], classes: int) -> flo
     q = [predicted.count(c) / n for c in range(classes)]
     pi = [truth.count(c) / n for c in range(classes)]
     return sum(a * b for a, b in zip(q, pi, strict=True))
+
+
+def shuffle_power(n: int, top_share: float, alpha: float, learning: float) -> dict:
+    """Whether a label-shuffle check on ``n`` validation videos can tell chance from learning.
+
+    Args:
+        n: validation videos.
+        top_share: the largest class share among them (the most a label-blind predictor scores).
+        alpha: the check's level.
+        learning: the accuracy of a model that clearly learned.
+
+    Returns:
+        ``{"proven": bool, "upper": top of the range as a share, "needed": videos needed}``.
+    """
+    def upper(count: int) -> float:
+        return binomial_range(count, top_share, alpha)[1] / count if count else 1.0
+
+    needed = next((m for m in range(2, 5001) if upper(m) < learning), None)
+    return {"proven": upper(n) < learning, "upper": round(upper(n), 4), "needed": needed}
+
+
+def trivial_stats(clip: np.ndarray) -> np.ndarray:
+    """Mean and standard deviation of each colour channel of a uint8 clip ``(T, H, W, 3)``."""
+    pixels = np.asarray(clip, dtype=np.float64).reshape(-1, clip.shape[-1])
+    return np.concatenate([pixels.mean(axis=0), pixels.std(axis=0)])
+
+
+def matched_subset(stats: dict[str, np.ndarray], labels: dict[str, int],
+                   count: int) -> list[str]:
+    """Up to ``count`` videos in pairs of two classes whose trivial statistics are closest
+    (greedy, on standardised statistics; ties by video id, so the choice is reproducible)."""
+    videos = sorted(stats)
+    matrix = np.stack([stats[v] for v in videos])
+    matrix = (matrix - matrix.mean(axis=0)) / (matrix.std(axis=0) + 1e-9)
+    pairs = sorted((float(np.linalg.norm(matrix[i] - matrix[j])), videos[i], videos[j])
+                   for i in range(len(videos)) for j in range(i + 1, len(videos))
+                   if labels[videos[i]] != labels[videos[j]])
+    chosen: list[str] = []
+    for _, a, b in pairs:
+        if len(chosen) + 2 > count:
+            break
+        if a not in chosen and b not in chosen:
+            chosen += [a, b]
+    return chosen
+
+
+def trivial_accuracy(stats: dict[str, np.ndarray], labels: dict[str, int]) -> float:
+    """Leave-one-out accuracy of a nearest-centroid classifier on trivial statistics."""
+    videos = sorted(stats)
+    matrix = np.stack([stats[v] for v in videos])
+    matrix = (matrix - matrix.mean(axis=0)) / (matrix.std(axis=0) + 1e-9)
+    y = np.array([labels[v] for v in videos])
+    correct = 0
+    for k in range(len(videos)):
+        rest = np.arange(len(videos)) != k
+        classes = [c for c in np.unique(y[rest])]
+        centroids = [matrix[rest & (y == c)].mean(axis=0) for c in classes]
+        guess = classes[int(np.argmin([np.linalg.norm(matrix[k] - c) for c in centroids]))]
+        correct += int(guess == y[k])
+    return correct / max(1, len(videos))
 
 
 # --- training helpers --------------------------------------------------------------------------
@@ -131,6 +203,19 @@ def label_shuffle(params: Params, model: str, *, splits: Path, clips: Path) -> d
     s, seed = params.sanity, params.base.seed
     pl.seed_everything(seed, workers=True, verbose=False)
     data = _data(params, splits, clips)
+    val = list(data.labels["val"].values())
+    top = max(val.count(c) for c in set(val)) / len(val) if val else 1.0
+    power = shuffle_power(len(val), top, s.alpha, s.learning_accuracy)
+    if not power["proven"]:
+        return {"status": "not_proven", "passed": False, "val_videos": len(val),
+                "top_class_share": round(top, 4), "alpha": s.alpha,
+                "learning_accuracy": s.learning_accuracy, "range_top": power["upper"],
+                "videos_needed": power["needed"],
+                "reason": (f"label shuffle needs at least {power['needed']} validation videos to "
+                           f"tell chance ({top:.2f}) from {s.learning_accuracy:.2f} at alpha "
+                           f"{s.alpha}; you have {len(val)} (its chance range reaches "
+                           f"{power['upper']:.2f}). Add validation videos or raise "
+                           "split.val.")}
     train_labels = data.labels["train"]
     videos = sorted(train_labels)
     permuted = [train_labels[v] for v in videos]
@@ -146,7 +231,9 @@ def label_shuffle(params: Params, model: str, *, splits: Path, clips: Path) -> d
     passed = low <= correct <= high
     kept = sum(int(a == b) for a, b in zip(permuted, (train_labels[v] for v in videos),
                                             strict=True))
-    result = {"passed": passed, "epochs": s.shuffle_epochs, "val_videos": n,
+    result = {"status": "passed" if passed else "failed", "passed": passed,
+              "epochs": s.shuffle_epochs, "val_videos": n, "range_top_before": power["upper"],
+              "learning_accuracy": s.learning_accuracy,
               "val_video_acc": round(correct / max(1, n), 4), "chance": round(chance, 4),
               "range": [round(low / max(1, n), 4), round(high / max(1, n), 4)],
               "alpha": s.alpha, "train_labels_unchanged": round(kept / max(1, len(videos)), 4)}
@@ -175,10 +262,16 @@ def overfit_subset(params: Params, model: str, *, splits: Path, clips: Path) -> 
     s, c, seed = params.sanity, params.clips, params.base.seed
     pl.seed_everything(seed, workers=True, verbose=False)
     data = _data(params, splits, clips)
-    chosen = _alternating(data.labels["train"], s.overfit_clips)
+    labels = data.labels["train"]
     index = pd.read_csv(Path(clips) / "index.csv", dtype={"video_id": str, "split": str})
-    rows = index[(index["split"] == "train") & index["video_id"].isin(chosen)]
-    rows = rows.sort_values(["video_id", "clip_index"]).groupby("video_id").head(1)
+    first = index[index["split"] == "train"].sort_values(["video_id", "clip_index"])
+    first = first.groupby("video_id").head(1)
+    array = np.load(Path(clips) / "train.npy", mmap_mode="r")
+    stats = {row.video_id: trivial_stats(array[row.row]) for row in first.itertuples()
+             if row.video_id in labels}
+    chosen = matched_subset(stats, labels, s.overfit_clips)
+    trivial = trivial_accuracy({v: stats[v] for v in chosen}, labels) if chosen else 1.0
+    rows = first[first["video_id"].isin(chosen)]
     subset = CachedClips(Path(clips), "train", rows, data.labels["train"],
                          EvalPreset(mean=c.mean, std=c.std), train=False)
     loader = DataLoader(subset, batch_size=len(subset), shuffle=False)
@@ -189,9 +282,19 @@ def overfit_subset(params: Params, model: str, *, splits: Path, clips: Path) -> 
     trainer.fit(module, train_dataloaders=loader)
     accuracy = _accuracy(net, loader)
     passed = accuracy >= s.overfit_target
-    result = {"passed": passed, "clips": len(subset), "epochs": int(trainer.current_epoch),
-              "max_epochs": s.overfit_epochs, "train_acc": round(accuracy, 4),
-              "target": s.overfit_target}
+    proven = trivial < s.overfit_target
+    result = {"status": "passed" if passed and proven else "failed" if not passed
+              else "not_proven", "passed": passed and proven, "clips": len(subset),
+              "epochs": int(trainer.current_epoch), "max_epochs": s.overfit_epochs,
+              "train_acc": round(accuracy, 4), "target": s.overfit_target,
+              "trivial_stats_acc": round(trivial, 4),
+              "subset": "pairs of different classes matched on each clip's mean and spread per "
+                        "colour channel"}
+    if passed and not proven:
+        result["reason"] = (
+            f"the {len(subset)} clips can be told apart by their mean and spread of colour alone "
+            f"(leave-one-out {trivial:.0%}), so fitting them proves nothing; add training videos "
+            "whose classes look alike in brightness and colour.")
     if not passed:
         result["reason"] = (
             f"{model} reaches only {accuracy:.0%} training accuracy on {len(subset)} clips after "
@@ -403,8 +506,11 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
         figures = {model: entry.get("gradcam", {}) for model, entry in results.items()}
         atomic_write_text(folder / FIGURES, json.dumps(figures, indent=2) + "\n")
     failures = [f"{model} {check}: {entry[check]['reason']}" for model, entry in results.items()
-                for check in ("label_shuffle", "overfit") if not entry[check]["passed"]]
-    summary = {"passed": not failures, "failures": failures, "models": results}
+                for check in CHECKS if entry[check]["status"] == "failed"]
+    unproven = [f"{model} {check}: {entry[check]['reason']}" for model, entry in results.items()
+                for check in CHECKS if entry[check]["status"] == "not_proven"]
+    summary = {"passed": not failures and not unproven, "failures": failures,
+               "not_proven": unproven, "models": results}
     atomic_write_text(Path(report), json.dumps(summary, indent=2) + "\n")
 
     data_fp, parent = pipeline_run(params, root, splits, clips)
@@ -415,8 +521,9 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
         mlflow.log_params({f"sanity.{k}": str(v) for k, v in asdict(s).items()})
         metrics = {"sanity/passed": float(not failures)}
         for model, entry in results.items():
-            metrics[f"sanity/{model}/shuffle_val_video_acc"] = entry["label_shuffle"][
-                "val_video_acc"]
+            if "val_video_acc" in entry["label_shuffle"]:
+                metrics[f"sanity/{model}/shuffle_val_video_acc"] = entry["label_shuffle"][
+                    "val_video_acc"]
             metrics[f"sanity/{model}/overfit_train_acc"] = entry["overfit"]["train_acc"]
         mlflow.log_metrics(metrics)
         mlflow.log_artifact(str(report), artifact_path="sanity")
