@@ -195,6 +195,39 @@ def test_git_commit_in_a_checkout(tmp_path: Path) -> None:
     assert tracking.git_commit(tmp_path) == (sha, True)
 
 
+def test_what_dvc_repro_writes_does_not_make_a_checkout_dirty(tmp_path: Path) -> None:
+    """DVC removes a stage's outputs before running it and rewrites dvc.lock as it goes: runs
+    made by `dvc repro` from a clean commit must not read dirty (they all did)."""
+    def git(*args: str) -> str:
+        cmd = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args]
+        return subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  a:\n    cmd: x\n    outs: [data/out]\n"
+        "    metrics:\n      - reports/a/summary.json:\n          cache: false\n"
+        "  b:\n    foreach: [m1, m2]\n    do:\n      cmd: y\n"
+        "      outs:\n        - models/${item}\n")
+    for name in ("dvc.lock", "reports/a/summary.json", "src.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("1")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    sha = git("rev-parse", "HEAD").strip()
+    (tmp_path / "dvc.lock").write_text("2")
+    (tmp_path / "reports" / "a" / "summary.json").unlink()  # what DVC does before the stage
+    (tmp_path / "models" / "m1").mkdir(parents=True)
+    (tmp_path / "models" / "m1" / "model.pt").write_text("w")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "out").write_text("o")
+    assert tracking.git_commit(tmp_path) == (sha, False)
+    (tmp_path / "src.py").write_text("2")  # the code that runs changed
+    assert tracking.git_commit(tmp_path) == (sha, True)
+    (tmp_path / "src.py").write_text("1")
+    (tmp_path / "new_module.py").write_text("")  # an untracked, un-ignored file counts too
+    assert tracking.git_commit(tmp_path) == (sha, True)
+
+
 def test_standard_tags(tmp_path: Path) -> None:
     assert tracking.standard_tags("fp-0123456789abcdef", tmp_path) == {
         "vidlab.git_commit": "unknown",

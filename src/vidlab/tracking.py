@@ -4,7 +4,8 @@ Every stage that trains or evaluates opens its run through :func:`start_run`, so
 the same provenance tags::
 
     vidlab.git_commit           sha of HEAD, or "unknown" outside a git checkout
-    vidlab.git_dirty            "true" when the working tree has uncommitted changes
+    vidlab.git_dirty            "true" when the working tree has uncommitted changes other than
+                                what `dvc repro` itself writes (dvc.lock, the pipeline's outputs)
     vidlab.version              the installed vidlab version
     vidlab.dataset_fingerprint  content hash of the input data (when the caller has one)
 
@@ -112,10 +113,43 @@ def git_commit(root: Path | None = None) -> tuple[str, bool]:
     sha = _git(["rev-parse", "HEAD"], root)
     if sha is None or not sha.strip():
         return "unknown", False
-    status = _git(["status", "--porcelain"], root)
+    status = _git(["status", "--porcelain", "--no-renames", "--untracked-files=all"], root)
     # A failing status after a working rev-parse is odd; call it dirty rather than vouch for it.
-    dirty = status is None or bool(status.strip())
+    if status is None:
+        return sha.strip(), True
+    top = _git(["rev-parse", "--show-toplevel"], root)
+    produced = pipeline_outputs(Path(top.strip()) if top else root)
+    changed = [line[3:].strip().strip('"') for line in status.splitlines() if line.strip()]
+    dirty = any(not _produced(path, produced) for path in changed)
     return sha.strip(), dirty
+
+
+def pipeline_outputs(top: Path) -> list[str]:
+    """What `dvc repro` itself writes in a checkout: dvc.lock and every out, metric and plot
+    path of dvc.yaml (a templated path counts up to its first ``${``). DVC removes a stage's
+    outputs before running it and rewrites dvc.lock as it goes, so a change to these alone does
+    not make the code that ran differ from the commit."""
+    dvc_yaml = top / "dvc.yaml"
+    if not dvc_yaml.is_file():
+        return []
+    try:
+        stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except yaml.YAMLError:
+        return []
+    paths = ["dvc.lock"]
+    for stage in stages.values():
+        body = (stage or {}).get("do", stage) or {}
+        for kind in ("outs", "metrics", "plots"):
+            for entry in body.get(kind) or []:
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                if isinstance(path, str) and not path.startswith("${"):
+                    paths.append(path.split("${")[0].rstrip("/") or path)
+    return paths
+
+
+def _produced(path: str, produced: list[str]) -> bool:
+    path = path.rstrip("/")
+    return any(path == out or path.startswith(out + "/") for out in produced)
 
 
 def _file_sha256(path: Path) -> str:
