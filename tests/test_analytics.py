@@ -178,7 +178,7 @@ def test_per_subject_counts_without_listing_subjects(summary: dict) -> None:
 
 def test_quarantine_counts(summary: dict) -> None:
     checks = summary["quality_checks"]
-    assert checks["quarantined_rows"] == 3
+    assert checks["quarantined_rows"] == 3 and checks["files_without_rows"] == 0
     assert checks["quarantine_by_reason"] == {"invalid_label": 2, "missing_file": 1}
     assert list(summary) == TOP_LEVEL_KEYS
 
@@ -287,3 +287,19 @@ def test_empty_subject_ids_stay_empty(csvs: tuple[Path, Path]) -> None:
     frame = report.read_metadata(csvs[0])
     assert frame["subject_id"].tolist()[-1] == ""
     assert frame["child_age"].tolist()[:3] == [12.0, 11.0, 3.0]
+
+
+def test_quarantine_counts_rows_and_files_without_rows_as_ingest_does() -> None:
+    """Two problems on one CSV line are one quarantined row; a file no row names is counted
+    apart (the summary once said 8 where ingest.json and the card said 7 of 142, plus 1 file)."""
+    rows = [{"stage": "ingest", "line": "5", "video_id": "", "column": c, "value": "x",
+             "reason": r, "detail": ""} for c, r in (("label", "invalid_label"),
+                                                     ("child_age", "age_not_a_number"))]
+    rows.append({"stage": "ingest", "line": "", "video_id": "v9", "column": "filename",
+                 "value": "", "reason": "no_metadata_row", "detail": ""})
+    quarantine = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
+    frame = pd.DataFrame(columns=list(METADATA_COLUMNS))
+    checks = summarize(frame, ingest=INGEST, report=REPORT, classes=CLASSES,
+                       quarantine=quarantine)["quality_checks"]
+    assert (checks["quarantined_rows"], checks["files_without_rows"],
+            checks["quarantine_problems"]) == (1, 1, 3)

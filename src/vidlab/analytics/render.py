@@ -110,8 +110,9 @@ def quality_rows(summary: Mapping[str, Any]) -> list[str]:
     qc = summary["quality_checks"]
     rows = []
     if qc["quarantine_provided"]:
-        n_quarantined = qc["quarantined_rows"]
-        rows.append(f"{_mark(not n_quarantined)} Quarantined rows: {n_quarantined}")
+        n_quarantined, orphans = qc["quarantined_rows"], qc["files_without_rows"]
+        rows.append(f"{_mark(not n_quarantined)} Quarantined CSV rows: {n_quarantined}")
+        rows.append(f"{_mark(not orphans)} Video files without a CSV row: {orphans}")
         rows += [f"      {reason}: {n}" for reason, n in qc["quarantine_by_reason"].items()]
     else:
         rows.append("  • Quarantine table: not provided")
@@ -119,7 +120,8 @@ def quality_rows(summary: Mapping[str, Any]) -> list[str]:
                       ("missing_child_age", "Missing child ages"),
                       ("missing_milestone_age", "Missing milestone ages"),
                       ("ages_out_of_range", "Ages outside the age bins"),
-                      ("duplicate_content_videos", "Videos with duplicate content")):
+                      ("identical_content_videos",
+                       "Videos with identical bytes (near-duplicates: see the dataset card)")):
         rows.append(f"{_mark(not qc[key])} {text}: {qc[key]}")
     ratio = qc["label_imbalance_ratio"]
     rows.append(f"  • Label imbalance (majority / minority): {ratio:.2f}" if ratio is not None

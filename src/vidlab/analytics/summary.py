@@ -151,12 +151,18 @@ def age_milestone_inconsistent(meta: pd.DataFrame, tolerance: int) -> list[dict[
 
 def _quarantine_checks(quarantine: pd.DataFrame | None) -> dict[str, Any]:
     if quarantine is None:
-        return {"quarantine_provided": False, "quarantined_rows": 0,
-                "quarantine_by_reason": {}, "quarantine_by_stage": {}}
+        return {"quarantine_provided": False, "quarantined_rows": 0, "files_without_rows": 0,
+                "quarantine_problems": 0, "quarantine_by_reason": {}, "quarantine_by_stage": {}}
     require_columns(quarantine, ("stage", "reason"), "The quarantine table")
+    # The same definitions as ingest.json and the card: a quarantined row is a line of the CSV
+    # (several problems on one line count once); a file no row names is counted apart.
+    lines = quarantine["line"].astype(str).str.strip() if "line" in quarantine else None
+    rows = int(lines[lines != ""].nunique()) if lines is not None else len(quarantine)
     return {
         "quarantine_provided": True,
-        "quarantined_rows": len(quarantine),
+        "quarantined_rows": rows,
+        "files_without_rows": int((quarantine["reason"] == "no_metadata_row").sum()),
+        "quarantine_problems": len(quarantine),
         "quarantine_by_reason": dict(_ranked(Counter(_clean(quarantine["reason"])))),
         "quarantine_by_stage": dict(_ranked(Counter(_clean(quarantine["stage"])))),
     }
@@ -185,8 +191,9 @@ def _quality_checks(meta: pd.DataFrame, clean: dict[str, list[str]], summary: di
         "unexpected_values": {
             col: sorted(set(clean[col]) - set(cats)) for col, cats in expected.items()
         },
-        # Same bytes under two pseudonyms: the same recording entered twice.
-        "duplicate_content_videos": sum(n for n in sha_counts.values() if n > 1),
+        # Same bytes under two pseudonyms: the same recording entered twice. Near-duplicates
+        # (re-encoded or edited copies) are the dedup stage's, reported in the card.
+        "identical_content_videos": sum(n for n in sha_counts.values() if n > 1),
     }
 
 
