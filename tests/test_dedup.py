@@ -89,8 +89,8 @@ def _find(paths: list[Path], params) -> tuple[list[list[int]], list[dict], dict[
     signs, failed = dedup.signatures([str(p) for p in paths], params.dedup)
     usable = np.array([i not in failed for i in range(len(paths))])
     digests = [str(i) for i in range(len(paths))]  # no exact duplicates here
-    pairs, groups = dedup.find_duplicates(signs, digests, params.dedup, usable)
-    return groups, pairs, failed
+    found = dedup.find_duplicates(signs, digests, params.dedup, usable)
+    return found.groups, found.pairs, failed
 
 
 def test_demo_planted_near_duplicate_is_the_only_cluster(demo_dataset: Path, params) -> None:
@@ -122,10 +122,11 @@ def test_every_kind_of_planted_copy_is_found(demo_dataset: Path, params, tmp_pat
 
 
 def test_exact_copies_pair_without_a_perceptual_match(params) -> None:
-    signs = np.random.default_rng(0).integers(0, 2**35, (3, 16, 3), dtype=np.uint64)
-    pairs, groups = dedup.find_duplicates(signs, ["x", "y", "x"], params.dedup)
-    assert pairs == [{"a": 0, "b": 2, "kind": "exact", "distance": 0.0}]
-    assert groups == [[0, 2]]
+    signs = np.random.default_rng(0).integers(0, 2**sig.BITS, (3, 16, 3), dtype=np.uint64)
+    found = dedup.find_duplicates(signs, ["x", "y", "x"], params.dedup)
+    assert found.pairs == [{"a": 0, "b": 2, "kind": "exact", "distance": 0.0}]
+    assert found.groups == [[0, 2]]
+    assert found.review == []
 
 
 def _stage_inputs(demo_dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -163,12 +164,16 @@ def test_stage_writes_pairs_clusters_and_sheets_reproducibly(demo_dataset: Path,
         out, reports = tmp_path / run / "duplicates.json", tmp_path / run / "dedup"
         summary = dedup.run(p, manifest=manifest, quarantine=quarantine, out=out,
                             reports=reports)
-        outputs.append([out.read_bytes(), *(f.read_bytes() for f in
-                                            sorted((reports / "sheets").glob("*.png")))])
+        outputs.append([out.read_bytes(), (reports / "summary.json").read_bytes(),
+                        *(f.read_bytes() for f in sorted((reports / "sheets").glob("*.png")))])
     assert outputs[0] == outputs[1]
     doc = json.loads(outputs[0][0])
-    assert summary == {"videos": 9, "exact_pairs": 0, "near_pairs": 1, "clusters": 1,
-                       "videos_in_clusters": 2, "failed": 1}
+    counts = {k: v for k, v in summary.items() if k not in ("review", "calibration")}
+    assert counts == {"videos": 9, "exact_pairs": 0, "near_pairs": 1, "clusters": 1,
+                      "videos_in_clusters": 2, "review_pairs": 0, "failed": 1}
+    assert summary["review"] == doc["review"] == []
+    assert summary["calibration"]["current"]
+    assert summary["calibration"]["threshold"] == p.dedup.threshold
     assert doc["clusters"][0]["video_ids"] == ["v00", "v01"]  # v90 (quarantined) left out
     assert [f["video_id"] for f in doc["failed"]] == ["v91"]
     assert (tmp_path / "a" / "dedup" / "sheets" / "dup-001.png").stat().st_size > 1000

@@ -634,10 +634,7 @@ def _limitations(inputs: Inputs) -> list[str]:
     probe = inputs.report("probe") or {}
     if probe.get("warnings"):
         lines.append(f"- **Recording quality**: probe warnings {probe['warnings']}.")
-    dedup = inputs.report("dedup") or {}
-    if dedup.get("clusters"):
-        lines.append(f"- **Near-duplicates**: {dedup['clusters']} cluster(s) of "
-                     f"{dedup['videos_in_clusters']} videos, kept in one split each.")
+    lines += _duplicates(inputs)
     if inputs.manifest is not None:
         sources = inputs.manifest.groupby(["width", "height", "codec"]).size()
         lines.append(f"- **Camera and sensor diversity**: {len(sources)} distinct resolution and "
@@ -647,6 +644,35 @@ def _limitations(inputs: Inputs) -> list[str]:
     if inputs.params.data.source == "demo":
         lines.append("- **Synthetic data**: the demo's label lives in its synthetic motion; "
                      "results on it say nothing about real children.")
+    return lines
+
+
+def _duplicates(inputs: Inputs, shown: int = 10) -> list[str]:
+    """Duplicate clusters, the pairs just above the threshold left for a person to review, and
+    the calibration the threshold was chosen on."""
+    dedup = inputs.report("dedup") or {}
+    review = (inputs.duplicates or {}).get("review", dedup.get("review", []))
+    calibrated = dedup.get("calibration") or {}
+    lines = []
+    if dedup.get("clusters"):
+        lines.append(f"- **Near-duplicates**: {dedup['clusters']} cluster(s) of "
+                     f"{dedup['videos_in_clusters']} videos, kept in one split each.")
+    if review:
+        used = (inputs.duplicates or {}).get("params", {})
+        band = (f" (distance {used['threshold']}–{used['threshold'] + used['review_margin']:.4g})"
+                if {"threshold", "review_margin"} <= used.keys() else "")
+        pairs = ", ".join(f"`{r['a']}`–`{r['b']}` ({r['distance']:.3f})" for r in review[:shown])
+        more = f" and {len(review) - shown} more" if len(review) > shown else ""
+        lines.append(f"- **Near-duplicate review**: {len(review)} pair(s) just above the "
+                     f"threshold{band} are in no cluster, so they may sit in different splits; "
+                     f"look at them: {pairs}{more} (`data/interim/duplicates.json`, `review`).")
+    if calibrated.get("current"):
+        lines.append(f"- **Duplicate threshold** {calibrated['threshold']}: on a labelled "
+                     f"calibration set ({calibrated['positives']} edited copies, "
+                     f"{calibrated['negatives']} distinct pairs) precision "
+                     f"{calibrated['precision']}, recall {calibrated['recall']}; farthest copy "
+                     f"{calibrated['positive_max']}, nearest distinct pair "
+                     f"{calibrated['negative_min']}.")
     return lines
 
 

@@ -296,9 +296,10 @@ class DedupParams:
     """Exact and near-duplicate detection (see vidlab.quality.signature and .dedup)."""
 
     frames: int = field(default=16, metadata=_spec(low=2, high=256))
-    threshold: float = field(default=0.19, metadata=_spec(low=0.0, high=0.5))
+    threshold: float = field(default=0.18, metadata=_spec(low=0.0, high=0.5))
+    review_margin: float = field(default=0.03, metadata=_spec(low=0.0, high=0.5))
     window: float = field(default=0.2, metadata=_spec(low=0.0, high=1.0))
-    candidate_radius: float = field(default=0.22, metadata=_spec(low=0.0, high=0.3))
+    candidate_radius: float = field(default=0.24, metadata=_spec(low=0.0, high=0.3))
     sheet_frames: int = field(default=6, metadata=_spec(low=1, high=32))
     sheet_videos: int = field(default=8, metadata=_spec(low=2, high=64))
     workers: int = field(default=0, metadata=_spec(low=0, high=256))

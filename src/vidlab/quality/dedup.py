@@ -1,14 +1,20 @@
 """The `dedup` stage: exact and near-duplicate videos, clustered, with a contact sheet each.
 
-Exact duplicates share the sha256 of their de-identified file. Near-duplicates (re-encoded,
-resized, cropped, trimmed or brightened copies) are found from perceptual signatures
+Exact duplicates share the sha256 of their de-identified file. Near-duplicates (copies
+re-encoded, at another frame rate, scaled, cropped, trimmed, brightened, with boxes or text drawn
+on them, or stored sideways with a display rotation) are found from perceptual signatures
 (:mod:`vidlab.quality.signature`): candidates by a multi-index Hamming search on each video's
-105-bit code (:mod:`vidlab.quality.neighbors`), then the frame-by-frame distance, which tolerates
-a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined by union-find.
+144-bit code (:mod:`vidlab.quality.neighbors`), then the frame-by-frame distance, which tolerates
+a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined by union-find; pairs
+above it by at most ``dedup.review_margin`` are listed as ``review`` pairs for a person to look
+at, and joined to nothing. The threshold comes from a labelled calibration set
+(:mod:`vidlab.quality.calibration`), whose precision, recall and distance gap at the configured
+threshold the report repeats.
 
-Outputs: ``data/interim/duplicates.json`` (pairs with distances, clusters, videos that could not
-be hashed), ``reports/dedup/summary.json`` (counts, a DVC metric) and one contact sheet per
-cluster in ``reports/dedup/sheets/<cluster id>.png``.
+Outputs: ``data/interim/duplicates.json`` (pairs with distances, clusters, review pairs, videos
+that could not be hashed), ``reports/dedup/summary.json`` (counts, review pairs and the
+calibration figures, a DVC metric) and one contact sheet per cluster in
+``reports/dedup/sheets/<cluster id>.png``.
 Quarantined videos and videos the probe could not decode are left out.
 """
 
@@ -18,6 +24,7 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,7 @@ import pandas as pd
 from vidlab.fsutil import atomic_dir, atomic_write_text
 from vidlab.params import DedupParams, Params
 from vidlab.progress import track, worker_count
+from vidlab.quality import calibration
 from vidlab.quality import signature as sig
 from vidlab.quality.neighbors import UnionFind, near_pairs
 from vidlab.quality.usable import read_usable
@@ -33,6 +41,14 @@ log = logging.getLogger(__name__)
 
 SHEETS_MARKER = ".vidlab-dedup"
 _CHUNK = 4096  # pairs per vectorised distance batch (16x16x3 uint64 each)
+
+
+class Found(NamedTuple):
+    """What :func:`find_duplicates` found, by video index."""
+
+    pairs: list[dict]         # duplicate pairs: a, b, kind (exact | near), distance
+    groups: list[list[int]]   # clusters, each sorted, ordered by their smallest member
+    review: list[dict]        # near misses above the threshold: a, b, distance
 
 
 def _signature_item(item: tuple[str, int]) -> np.ndarray:
@@ -64,8 +80,8 @@ def pair_distances(signs: np.ndarray, pairs: np.ndarray, window: int) -> np.ndar
 
 
 def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
-                    usable: np.ndarray | None = None) -> tuple[list[dict], list[list[int]]]:
-    """Duplicate pairs and clusters among n videos.
+                    usable: np.ndarray | None = None) -> Found:
+    """Duplicate pairs, clusters and review pairs among n videos.
 
     Args:
         signs: (n, K, 3) signatures.
@@ -74,7 +90,8 @@ def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
         usable: mask of videos whose signature is valid (default: all).
 
     Returns:
-        pairs as dicts (a, b indices, distance, kind) and clusters as sorted index lists.
+        Pairs at or below ``p.threshold`` (and byte-identical ones), their clusters, and the
+        candidate pairs above the threshold by at most ``p.review_margin``, all sorted by (a, b).
     """
     n = len(signs)
     usable = np.ones(n, bool) if usable is None else usable
@@ -98,7 +115,11 @@ def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
         union.union(a, b)
     rows = [{"a": a, "b": b, "kind": kind, "distance": round(d, 4)}
             for (a, b), (kind, d) in sorted(pairs.items())]
-    return rows, union.groups()
+    band = ~near & (dist <= p.threshold + p.review_margin + 1e-12)
+    review = [{"a": int(a), "b": int(b), "distance": round(float(d), 4)}
+              for (a, b), d in zip(candidates[band], dist[band], strict=True)
+              if union.find(int(a)) != union.find(int(b))]  # not already in one cluster
+    return Found(rows, union.groups(), review)
 
 
 def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports: Path) -> dict:
@@ -108,21 +129,10 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
     ids, paths = list(videos["video_id"]), list(videos["path"])
     signs, failed = signatures(paths, p)
     usable = np.array([i not in failed for i in range(len(ids))], dtype=bool)
-    pairs, groups = find_duplicates(signs, list(videos["sha256"]), p, usable)
-    clusters = _clusters(groups, pairs, ids)
-    doc = {
-        "about": "Duplicate videos by pseudonymous id. distance: share of differing perceptual "
-                 "hash bits after temporal alignment (0 = same frames, ~0.5 = unrelated).",
-        "params": {"frames": p.frames, "threshold": p.threshold, "window": p.window,
-                   "window_frames": p.window_frames, "candidate_radius": p.candidate_radius,
-                   "code_bits": sig.BITS * sig.PLANES},
-        "videos": len(ids),
-        "pairs": [{"a": ids[r["a"]], "b": ids[r["b"]], "kind": r["kind"],
-                   "distance": r["distance"]} for r in pairs],
-        "clusters": clusters,
-        "failed": [{"video_id": ids[i], "reason": failed[i]} for i in sorted(failed)],
-    }
-    summary = _summary(doc)
+    found = find_duplicates(signs, list(videos["sha256"]), p, usable)
+    clusters = _clusters(found.groups, found.pairs, ids)
+    doc = _document(p, ids, found, clusters, failed)
+    summary = _summary(doc, calibration.report(p))
     with atomic_dir(Path(reports) / "sheets", marker=SHEETS_MARKER) as tmp:
         (tmp / SHEETS_MARKER).touch()
         for cluster in clusters:
@@ -132,7 +142,33 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
     if failed:
         log.warning("dedup: %d video(s) could not be hashed and were not compared; see 'failed' "
                     "in %s", len(failed), out)
+    if doc["review"]:
+        log.info("dedup: %d pair(s) just above the threshold %.3f listed for review in %s",
+                 len(doc["review"]), p.threshold, out)
     return summary
+
+
+def _document(p: DedupParams, ids: list[str], found: Found, clusters: list[dict],
+              failed: dict[int, str]) -> dict:
+    """duplicates.json: pairs, clusters and review pairs by pseudonymous id."""
+    review = sorted(({"a": ids[r["a"]], "b": ids[r["b"]], "distance": r["distance"]}
+                     for r in found.review), key=lambda r: (r["distance"], r["a"], r["b"]))
+    return {
+        "about": "Duplicate videos by pseudonymous id. distance: share of differing perceptual "
+                 "hash bits after temporal alignment (0 = same frames, ~0.5 = unrelated). "
+                 "review: pairs above the threshold by at most review_margin, in no cluster "
+                 "together; a person should look at them.",
+        "params": {"frames": p.frames, "threshold": p.threshold,
+                   "review_margin": p.review_margin, "window": p.window,
+                   "window_frames": p.window_frames, "candidate_radius": p.candidate_radius,
+                   "code_bits": sig.BITS * sig.PLANES},
+        "videos": len(ids),
+        "pairs": [{"a": ids[r["a"]], "b": ids[r["b"]], "kind": r["kind"],
+                   "distance": r["distance"]} for r in found.pairs],
+        "clusters": clusters,
+        "review": review,
+        "failed": [{"video_id": ids[i], "reason": failed[i]} for i in sorted(failed)],
+    }
 
 
 def _clusters(groups: list[list[int]], pairs: list[dict], ids: list[str]) -> list[dict]:
@@ -154,14 +190,17 @@ def _clusters(groups: list[list[int]], pairs: list[dict], ids: list[str]) -> lis
     return clusters
 
 
-def _summary(doc: dict) -> dict:
+def _summary(doc: dict, calibrated: dict) -> dict:
     return {
         "videos": doc["videos"],
         "exact_pairs": sum(r["kind"] == "exact" for r in doc["pairs"]),
         "near_pairs": sum(r["kind"] == "near" for r in doc["pairs"]),
         "clusters": len(doc["clusters"]),
         "videos_in_clusters": sum(len(c["video_ids"]) for c in doc["clusters"]),
+        "review_pairs": len(doc["review"]),
         "failed": len(doc["failed"]),
+        "review": doc["review"],
+        "calibration": calibrated,
     }
 
 
