@@ -267,6 +267,9 @@ def dedup(
         f"({summary['exact_pairs']} exact, {summary['near_pairs']} near pair(s)) -> {out}; "
         f"contact sheets in {reports / 'sheets'}"
     )
+    if summary.get("review_pairs"):
+        typer.echo(f"  {summary['review_pairs']} pair(s) just above the threshold to review by "
+                   f"eye: see 'review' in {out}")
     if summary["failed"]:
         typer.echo(f"  {summary['failed']} video(s) could not be hashed: see 'failed' in {out}")
 
@@ -317,6 +320,10 @@ def clips(
     counts = ", ".join(f"{name} {c['clips']} clips / {c['videos']} videos"
                        for name, c in summary["splits"].items())
     typer.echo(f"clips: {counts}; shape {summary['clip_shape']} uint8 -> {out}")
+    if summary["fallback_pyav"]:
+        typer.echo(f"  {summary['fallback_pyav']} video(s) decoded by PyAV where "
+                   f"{summary['backend']} refused or failed: see 'backend_of' in "
+                   f"{out / 'clips.json'}")
     if summary["failed"]:
         typer.echo(f"  {len(summary['failed'])} video(s) could not be decoded: "
                    f"see 'failed' in {out / 'clips.json'}")
