@@ -221,13 +221,30 @@ def test_unbalanced_or_undecodable_or_irreproducible_outputs_are_no_go(outputs: 
     assert "same seed differed" in item(result, "preprocessing_reproducible")["why"]
 
 
-def test_missing_outputs_are_no_go_for_want_of_evidence(outputs: dict) -> None:
+def test_missing_outputs_are_not_proven_for_want_of_evidence(outputs: dict) -> None:
     (outputs["reports"] / "sanity.json").unlink()
     (outputs["reports"] / "eda" / "summary.json").unlink()
     result, text = build(outputs)
-    assert {"sanity_passed", "eda_done", "preprocessing_reproducible"} <= set(result["failed"])
+    missing = {"sanity_passed", "eda_done", "preprocessing_reproducible"}
+    assert missing <= set(result["not_proven"]) and result["verdict"] == "Not proven"
+    assert all(item(result, k)["state"] == "Not proven" and not item(result, k)["go"]
+               for k in missing)
     assert item(result, "sanity_passed")["why"].startswith("No evidence")
     assert str(outputs["reports"] / "sanity.json") in result["missing_inputs"]
+
+
+def test_a_sanity_check_that_cannot_fail_is_not_proven_never_go(outputs: dict) -> None:
+    path = outputs["reports"] / "sanity.json"
+    report = json.loads(path.read_text())
+    reason = ("center_frame label_shuffle: label shuffle needs at least 28 validation videos to "
+              "tell chance (0.56) from 0.80 at alpha 0.01; you have 3")
+    report.update(passed=False, failures=[], not_proven=[reason])
+    path.write_text(json.dumps(report))
+    result, text = build(outputs)
+    sanity_item = item(result, "sanity_passed")
+    assert sanity_item["state"] == "Not proven" and "needs at least 28" in sanity_item["why"]
+    assert result["verdict"] == "Not proven" and result["not_proven"] == ["sanity_passed"]
+    assert "not proven: sanity_passed" in text
 
 
 def test_fail_on_nogo_fails_after_writing_both(outputs: dict) -> None:

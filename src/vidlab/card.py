@@ -129,14 +129,21 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
 # --- the readiness items -----------------------------------------------------------------------
 
 
-def _item(key: str, go: bool, why: str, evidence: dict) -> dict:
+GO, NO_GO, NOT_PROVEN = "Go", "No-Go", "Not proven"
+
+
+def _item(key: str, go: bool, why: str, evidence: dict, *, proven: bool = True) -> dict:
+    """One readiness item. ``proven=False`` (the evidence cannot decide it) is Not proven, which
+    never counts as Go; a failed check is No-Go whatever else."""
     title = dict(ITEMS)[key]
-    return {"id": key, "title": title, "go": bool(go), "why": why, "evidence": evidence}
+    state = GO if go and proven else NO_GO if not go and proven else NOT_PROVEN
+    return {"id": key, "title": title, "state": state, "go": state == GO, "why": why,
+            "evidence": evidence}
 
 
 def _absent(key: str, *names: str) -> dict:
-    return _item(key, False, f"No evidence: {', '.join(names)} missing. Run `dvc repro`.",
-                 {"missing": list(names)})
+    return _item(key, True, f"No evidence: {', '.join(names)} missing. Run `dvc repro`.",
+                 {"missing": list(names)}, proven=False)
 
 
 def _in_splits(inputs: Inputs) -> pd.DataFrame:
@@ -364,16 +371,26 @@ def sanity_passed(inputs: Inputs) -> dict:
         return _absent(key, "reports/sanity.json")
     checked = sorted(sanity.get("models", {}))
     unchecked = sorted(set(p.sanity.models) - set(checked))
+    unproven = sanity.get("not_proven", [])
     evidence = {"passed": sanity.get("passed"), "failures": sanity.get("failures", []),
-                "models": checked}
+                "not_proven": unproven, "models": checked}
     problems = []
-    if not sanity.get("passed") or sanity.get("failures"):
+    if sanity.get("failures") or (not sanity.get("passed") and not unproven):
         problems.append("failed: " + "; ".join(str(f) for f in sanity.get("failures", []))[:300])
     if unchecked:
         problems.append(f"model(s) not checked: {unchecked}")
-    why = "; ".join(problems) or (f"label shuffle stays at chance and a tiny subset is overfit "
-                                  f"for {', '.join(checked)}")
-    return _item(key, not problems, why, evidence)
+    if problems:
+        return _item(key, False, "; ".join(problems), evidence)
+    if unproven:  # a check that could not fail on this data proves nothing
+        why = "not proven: " + "; ".join(str(u) for u in unproven)[:600]
+        return _item(key, True, why, evidence, proven=False)
+    shuffle = [m.get("label_shuffle", {}) for m in sanity.get("models", {}).values()]
+    tops = [s["range_top_before"] for s in shuffle if "range_top_before" in s]
+    power = (f" (its chance range reaches {max(tops):.2f}, below "
+             f"{p.sanity.learning_accuracy:.2f})" if tops else "")
+    why = (f"label shuffle stays at chance{power} and a subset matched on colour statistics is "
+           f"overfit for {', '.join(checked)}")
+    return _item(key, True, why, evidence)
 
 
 def card_complete(params: Params, card_text: str) -> dict:
@@ -407,18 +424,24 @@ def data_items(inputs: Inputs) -> list[dict]:
 
 
 def verdict(items: list[dict]) -> dict:
-    failed = [i["id"] for i in items if not i["go"]]
-    return {"verdict": "No-Go" if failed else "Go", "failed": failed, "items": items}
+    """Go only when every item is Go; No-Go when any is No-Go; else Not proven."""
+    failed = [i["id"] for i in items if i["state"] == NO_GO]
+    unproven = [i["id"] for i in items if i["state"] == NOT_PROVEN]
+    state = NO_GO if failed else NOT_PROVEN if unproven else GO
+    return {"verdict": state, "failed": failed, "not_proven": unproven, "items": items}
 
 
 def readiness_md(result: dict) -> str:
     lines = [f"# Readiness: {result['verdict']}", ""]
     if result["failed"]:
         lines += [f"No-Go on: {', '.join(result['failed'])}.", ""]
+    if result.get("not_proven"):
+        lines += [f"Not proven (the evidence cannot decide; the reason says what would): "
+                  f"{', '.join(result['not_proven'])}.", ""]
     lines += ["| # | item | verdict | why |", "|---|---|---|---|"]
     for k, item in enumerate(result["items"], 1):
-        lines.append(f"| {k} | {item['title']} (`{item['id']}`) | "
-                     f"{'Go' if item['go'] else '**No-Go**'} | {item['why']} |")
+        shown = item["state"] if item["state"] == GO else f"**{item['state']}**"
+        lines.append(f"| {k} | {item['title']} (`{item['id']}`) | {shown} | {item['why']} |")
     lines += ["", "The evidence behind each verdict is in `reports/readiness.json`. Computed by "
               "`vidlab card` from the pipeline's outputs."]
     return "\n".join(lines) + "\n"
@@ -765,7 +788,9 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
     text = text.replace("Readiness: see `reports/readiness.md`.",
                         f"Readiness: **{result['verdict']}**"
                         + (f" (No-Go on {', '.join(result['failed'])})" if result["failed"]
-                           else "") + "; see `reports/readiness.md`.")
+                           else "")
+                        + (f" (not proven: {', '.join(result['not_proven'])})"
+                           if result["not_proven"] else "") + "; see `reports/readiness.md`.")
     result["missing_inputs"] = inputs.missing
     result["params"] = {"card": asdict(params.card)}
     atomic_write_text(Path(card), text)

@@ -90,8 +90,9 @@ def check(params: Params, version: str, *, root: Path, allow_nogo: bool = False,
         raise ReleaseError(f"No {readiness_file.relative_to(root)}: run `dvc repro card` first.")
     readiness = json.loads(readiness_file.read_text(encoding="utf-8"))
     if readiness.get("verdict") != "Go" and not allow_nogo:
+        open_items = readiness.get("failed", []) + readiness.get("not_proven", [])
         raise ReleaseError(f"Readiness is {readiness.get('verdict')} on "
-                           f"{', '.join(readiness.get('failed', []))} (reports/readiness.md). "
+                           f"{', '.join(open_items)} (reports/readiness.md). "
                            "Fix them, or release anyway with --allow-nogo (the tag says so).")
     remotes = [line.split()[0] for line in _dvc(root, "remote", "list",
                                                 what="dvc remote list").splitlines()
