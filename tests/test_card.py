@@ -200,6 +200,25 @@ def test_an_empty_licence_and_consent_are_said_plainly_and_no_go(outputs: dict) 
     assert "- **Consent**: **Not filled in.** Set `card.consent` in params.yaml." in text
 
 
+def test_the_demo_card_text_on_custom_data_is_no_go_and_names_the_fields(outputs: dict) -> None:
+    params = outputs["params"]
+    assert {k: getattr(params.card, k) for k in card.DEMO_CARD} == card.DEMO_CARD  # one text
+    custom = dataclasses.replace(params, data=dataclasses.replace(
+        params.data, source="custom", csv="data/raw/mine.csv", videos="data/raw/mine"))
+    result, _ = build(outputs, custom)
+    assert result["failed"] == ["card_complete"]
+    why = item(result, "card_complete")["why"]
+    assert "card.title, card.motivation" in why and "card.licence" in why
+    assert "still describe the synthetic demo" in why and "write your own" in why
+    own = dataclasses.replace(custom, card=dataclasses.replace(
+        custom.card, title="Crawling study", motivation="m", sources="s", licence="CC-BY-4.0",
+        consent="Parents consented in writing (ethics ref 12/34).", authors=("A. Researcher",),
+        contact="lab@example.org", changelog=("1.0",)))
+    assert build(outputs, own)[0]["failed"] == []
+    no_contact = dataclasses.replace(own, card=dataclasses.replace(own.card, contact=None))
+    assert "card.contact not filled" in item(build(outputs, no_contact)[0], "card_complete")["why"]
+
+
 def test_unbalanced_or_undecodable_or_irreproducible_outputs_are_no_go(outputs: dict) -> None:
     manifest = pd.read_parquet(outputs["manifest"])
     manifest.loc[3, "status"] = "truncated"
