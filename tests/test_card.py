@@ -164,6 +164,23 @@ def test_a_near_duplicate_across_splits_is_no_go_naming_the_item(outputs: dict) 
     assert "No-Go on: no_leakage, eda_done" in md
 
 
+def test_a_review_pair_across_splits_makes_leakage_not_proven(outputs: dict) -> None:
+    """A pair just above the duplicate threshold (0.1905 against 0.19 once) in two splits:
+    nobody has decided it is distinct, so no_leakage cannot be Go."""
+    ids = _ids()
+    duplicates = json.loads(outputs["duplicates"].read_text())
+    train, test = (ids[SPLIT_OF.index(s)] for s in ("train", "test"))
+    duplicates["review"] = [{"a": train, "b": test, "distance": 0.1905}]
+    outputs["duplicates"].write_text(json.dumps(duplicates))
+    result, _ = build(outputs)
+    leak = item(result, "no_leakage")
+    assert leak["state"] == "Not proven" and result["not_proven"] == ["no_leakage"]
+    assert f"{train}-{test} (0.191, test/train)" in leak["why"]
+    duplicates["review"][0]["b"] = ids[SPLIT_OF.index("train", 1)]  # both in train: fine
+    outputs["duplicates"].write_text(json.dumps(duplicates))
+    assert item(build(outputs)[0], "no_leakage")["state"] == "Go"
+
+
 def test_same_subject_or_identical_file_in_two_splits_is_no_go(outputs: dict) -> None:
     frame = pd.read_csv(outputs["splits"], dtype=str, keep_default_na=False)
     frame.loc[11, "subject_id"] = frame.loc[0, "subject_id"]  # a test video of a train child

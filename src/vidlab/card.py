@@ -208,7 +208,13 @@ def leakage(inputs: Inputs) -> dict:
         if video in sha.index and sha[video]:
             by_hash.setdefault(sha[video], set()).add(split)
     identical = sum(1 for where in by_hash.values() if len(where) > 1)
-    evidence = {"subjects_in_two_splits": crossing_subjects[:20],
+    # pairs just above the duplicate threshold: nobody has decided they are distinct
+    review = [{"a": r["a"], "b": r["b"], "distance": r["distance"],
+               "splits": sorted({split_of[r["a"]], split_of[r["b"]]})}
+              for r in inputs.duplicates.get("review", [])
+              if r["a"] in split_of and r["b"] in split_of and split_of[r["a"]] != split_of[r["b"]]]
+    evidence = {"review_pairs_across_splits": review[:20],
+                "subjects_in_two_splits": crossing_subjects[:20],
                 "duplicate_clusters_across_splits": crossing_clusters[:20],
                 "identical_files_across_splits": identical,
                 "duplicate_clusters": len(inputs.duplicates.get("clusters", [])),
@@ -221,10 +227,18 @@ def leakage(inputs: Inputs) -> dict:
                         + ", ".join(c["cluster"] for c in crossing_clusters[:5]) + ")")
     if identical:
         problems.append(f"{identical} identical file(s) across splits")
-    why = "; ".join(problems) or (f"no subject ({subjects.size}), duplicate cluster "
-                                  f"({evidence['duplicate_clusters']}) or identical file is in "
-                                  "two splits")
-    return _item(key, not problems, why, evidence)
+    if problems:
+        return _item(key, False, "; ".join(problems), evidence)
+    if review:
+        pairs = ", ".join(f"{r['a']}-{r['b']} ({r['distance']:.3f}, {'/'.join(r['splits'])})"
+                          for r in review[:5])
+        return _item(key, True, f"not proven: {len(review)} near-duplicate review pair(s) just "
+                     f"above the threshold sit in different splits ({pairs}); look at them and "
+                     "lower dedup.threshold to join a real copy, or leave them if distinct",
+                     evidence, proven=False)
+    why = (f"no subject ({subjects.size}), duplicate cluster ({evidence['duplicate_clusters']}) "
+           "or identical file is in two splits, and no review pair straddles them")
+    return _item(key, True, why, evidence)
 
 
 def labels_valid(inputs: Inputs) -> dict:
