@@ -10,6 +10,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -52,6 +53,7 @@ def outputs(tmp_path: Path) -> dict:
              "reports": reports, "root": tmp_path}
     files["splits"].parent.mkdir(parents=True)
     splits.to_csv(files["splits"], index=False)
+    files["clips"] = _clips_cache(files["splits"].parent / "clips", ids)
     manifest.to_parquet(files["manifest"])
     splits.drop(columns=["split", "group"]).to_csv(files["metadata"], index=False)
     files["duplicates"].write_text(json.dumps({"clusters": [
@@ -116,13 +118,29 @@ def card_figures() -> tuple[str, ...]:
             "augmentation.png", "tsne_classical.png")
 
 
+def _clips_cache(folder: Path, ids: list[str]) -> Path:
+    """One moving 4-frame clip per video (frame k is grey 40 * k), as the clips stage stores."""
+    folder.mkdir(parents=True)
+    rows = []
+    for split in ("train", "val", "test"):
+        members = [v for v, s in zip(ids, SPLIT_OF, strict=True) if s == split]
+        array = np.stack([np.stack([np.full((8, 8, 3), 40 * k, np.uint8) for k in range(4)])
+                          for _ in members])
+        np.save(folder / f"{split}.npy", array)
+        rows += [{"split": split, "row": r, "key": f"{v}_000", "video_id": v,
+                  "frames": "0 1 2 3"} for r, v in enumerate(members)]
+    pd.DataFrame(rows).to_csv(folder / "index.csv", index=False)
+    return folder
+
+
 def build(files: dict, params=None) -> tuple[dict, str]:
     out = files["reports"] / "DATASET_CARD.md"
     result = card.run(params or files["params"], root=files["root"], reports=files["reports"],
                       manifest=files["manifest"], splits=files["splits"],
                       metadata=files["metadata"], duplicates=files["duplicates"],
                       lock=files["lock"], models=["center_frame", "classical"], card=out,
-                      readiness_json=files["reports"] / "readiness.json")
+                      readiness_json=files["reports"] / "readiness.json",
+                      clips=files["clips"])
     return result, out.read_text()
 
 
@@ -162,6 +180,18 @@ def test_a_near_duplicate_across_splits_is_no_go_naming_the_item(outputs: dict) 
     assert "Readiness: **No-Go** (No-Go on no_leakage, eda_done)" in text
     md = (outputs["reports"] / "readiness.md").read_text()
     assert "No-Go on: no_leakage, eda_done" in md
+
+
+def test_a_frozen_clip_in_the_cache_is_no_go_on_preprocessing(outputs: dict) -> None:
+    """The clips stage once cached AVI clips as one frame repeated and said nothing: the item
+    reads the cache itself."""
+    array = np.load(outputs["clips"] / "val.npy")
+    array[1] = array[1][:1]  # every frame of the second val clip becomes its first
+    np.save(outputs["clips"] / "val.npy", array)
+    result, _ = build(outputs)
+    assert result["failed"] == ["preprocessing_reproducible"]
+    why = item(result, "preprocessing_reproducible")["why"]
+    assert "1 cached clip(s) repeat one picture" in why and f"{_ids()[9]}_000" in why
 
 
 def test_a_review_pair_across_splits_makes_leakage_not_proven(outputs: dict) -> None:

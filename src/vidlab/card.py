@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vidlab import __version__
@@ -70,6 +71,7 @@ class Inputs:
     lock: dict = field(default_factory=dict)
     outs: dict[str, str] = field(default_factory=dict)  # dvc.lock: output path -> md5
     eda_fingerprint: str | None = None
+    frozen_clips: list[str] | None = None  # cached clips that repeat one picture (None: unread)
     missing: list[str] = field(default_factory=list)
 
     def report(self, name: str) -> dict | None:
@@ -85,8 +87,27 @@ REPORTS = {  # name -> path under reports/
 }
 
 
+def frozen_clips(clips: Path) -> list[str] | None:
+    """Keys of cached clips whose frames are all one picture although they were sampled from
+    different frames: what the cache holds, not what the clips stage says. None without a cache."""
+    index_file = Path(clips) / "index.csv"
+    if not index_file.is_file():
+        return None
+    index = pd.read_csv(index_file, dtype={"frames": str, "key": str, "split": str})
+    frozen = []
+    for split, part in index.groupby("split"):
+        array = np.load(Path(clips) / f"{split}.npy", mmap_mode="r")
+        for row in part.itertuples():
+            if len(set(str(row.frames).split())) > 1:
+                clip = np.asarray(array[row.row])
+                if np.all(clip == clip[:1]):
+                    frozen.append(row.key)
+    return sorted(frozen)
+
+
 def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Path,
-         metadata: Path, duplicates: Path, lock: Path, models: list[str]) -> Inputs:
+         metadata: Path, duplicates: Path, lock: Path, models: list[str],
+         clips: Path | None = None) -> Inputs:
     """Read every input that exists; note the missing ones (items that need them are No-Go)."""
     from vidlab import tracking
     from vidlab.eda import data_fingerprint
@@ -123,6 +144,10 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
         inputs.outs = tracking.lock_outs(inputs.lock)
     if Path(manifest).is_file() and Path(splits).is_file():
         inputs.eda_fingerprint = data_fingerprint(manifest, splits)
+    if clips is not None:
+        inputs.frozen_clips = frozen_clips(Path(clips))
+        if inputs.frozen_clips is None:
+            inputs.missing.append(str(Path(clips) / "index.csv"))
     return inputs
 
 
@@ -330,10 +355,14 @@ def preprocessing_reproducible(inputs: Inputs) -> dict:
                 "target_fps": p.clips.target_fps, "size": p.clips.size, "crop": p.clips.crop,
                 "augment": list(p.augment.use), "clips_failed": clips.get("failed", []),
                 "clips_redecoded": redecoded, "augment_same_seed_same_clip": same_aug,
-                "clips_cache_md5": locked}
+                "clips_cache_md5": locked, "frozen_clips": inputs.frozen_clips,
+                "decoded_by_pyav_instead": clips.get("fallback_pyav")}
     problems = []
     if clips.get("failed"):
         problems.append(f"{len(clips['failed'])} video(s) failed to decode into clips")
+    if inputs.frozen_clips:
+        problems.append(f"{len(inputs.frozen_clips)} cached clip(s) repeat one picture although "
+                        f"sampled from different frames ({', '.join(inputs.frozen_clips[:5])})")
     if not redecoded["checked"] or redecoded["identical"] != redecoded["checked"]:
         problems.append(f"cached clips decoded again: {redecoded['identical']} of "
                         f"{redecoded['checked']} identical")
@@ -341,8 +370,12 @@ def preprocessing_reproducible(inputs: Inputs) -> dict:
         problems.append("the augmentation drawn twice with the same seed differed")
     if locked is None:
         problems.append("the clips cache is not pinned in dvc.lock")
+    if not problems and inputs.frozen_clips is None:
+        return _item(key, True, "not proven: the clips cache itself was not read (pass --clips)",
+                     evidence, proven=False)
     why = "; ".join(problems) or (
-        f"clips: {p.clips.clip_len} frames at {p.clips.target_fps or 'native'} fps, "
+        f"no cached clip is frozen; clips: {p.clips.clip_len} frames at "
+        f"{p.clips.target_fps or 'native'} fps, "
         f"{p.clips.size}px {p.clips.crop}; seed {p.base.seed}; decoding again gave the same "
         "bytes and the augmentation repeats with its seed; the cache is pinned in dvc.lock")
     return _item(key, not problems, why, evidence)
@@ -824,10 +857,11 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> str:
 
 def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Path,
         metadata: Path, duplicates: Path, lock: Path, models: list[str], card: Path,
-        readiness_json: Path) -> dict:
+        readiness_json: Path, clips: Path | None = None) -> dict:
     """Write the card and the readiness checklist; raise on No-Go with ``card.fail_on_nogo``."""
     inputs = load(params, root=root, reports=reports, manifest=manifest, splits=splits,
-                  metadata=metadata, duplicates=duplicates, lock=lock, models=models)
+                  metadata=metadata, duplicates=duplicates, lock=lock, models=models,
+                  clips=clips)
     items = data_items(inputs)  # the card reports the leakage and balance items
     text = card_text(inputs, {item["id"]: item for item in items})
     result = verdict([*items, card_complete(params, text)])

@@ -482,6 +482,8 @@ def card(
     metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     duplicates: DuplicatesOption = paths.INTERIM / "duplicates.json",
     lock: Annotated[Path, typer.Option(help="dvc.lock (data hashes).")] = Path("dvc.lock"),
+    clips: Annotated[Path, typer.Option(help="The clips cache (read for frozen clips).")] = (
+        paths.PROCESSED / "clips"),
     models: Annotated[list[str] | None, typer.Option("--model", help="Evaluated models, in "
                                                       "order (repeat the option).")] = None,
     out: Annotated[Path, typer.Option(help="The dataset card.")] = (paths.REPORTS
@@ -499,9 +501,9 @@ def card(
     result = card_mod.run(params_mod.load(params_file), root=project_root(), reports=reports,
                           manifest=manifest, splits=splits, metadata=metadata,
                           duplicates=duplicates, lock=lock, models=list(models or EVALUATED),
-                          card=out, readiness_json=readiness)
+                          card=out, readiness_json=readiness, clips=clips)
     for item in result["items"]:
-        typer.echo(f"  {'Go   ' if item['go'] else 'No-Go'} {item['id']}: {item['why']}")
+        typer.echo(f"  {item['state']:<10} {item['id']}: {item['why']}")
     typer.echo(f"card: readiness {result['verdict']} -> {out}, {readiness.with_suffix('.md')}")
 
 
