@@ -374,10 +374,13 @@ def sanity(
                             models=models, report=report, out=out)
     for model, entry in result["models"].items():
         shuffle, overfit = entry["label_shuffle"], entry["overfit"]
-        typer.echo(f"sanity {model}: label shuffle val {shuffle['val_video_acc']:.2f} "
-                   f"(chance {shuffle['chance']:.2f}, range {shuffle['range']}) "
-                   f"{'ok' if shuffle['passed'] else 'FAILED'}; overfit {overfit['clips']} clips "
-                   f"{overfit['train_acc']:.2f} {'ok' if overfit['passed'] else 'FAILED'}")
+        said = (f"val {shuffle['val_video_acc']:.2f} (chance {shuffle['chance']:.2f}, range "
+                f"{shuffle['range']})" if "val_video_acc" in shuffle else "not run")
+        typer.echo(f"sanity {model}: label shuffle {said} {shuffle['status']}; overfit "
+                   f"{overfit['clips']} clips {overfit['train_acc']:.2f} (colour statistics "
+                   f"alone {overfit['trivial_stats_acc']:.2f}) {overfit['status']}")
+    for reason in result["not_proven"]:
+        typer.echo(f"  not proven: {reason}")
     if result["failures"]:  # only reached with sanity.fail: false
         typer.echo(f"{len(result['failures'])} sanity check(s) failed; see {report}.", err=True)
 

@@ -499,7 +499,7 @@ class SanityParams:
     overfit_clips: int = field(default=16, metadata=_spec(low=2, high=256))
     overfit_epochs: int = field(default=100, metadata=_spec(low=1, high=10000))
     overfit_target: float = field(default=0.95, metadata=_spec(low=0.0, high=1.0))
-    learning_accuracy: float = field(default=0.8, metadata=_spec(low=0.5, high=1.0))
+    learning_accuracy: float = field(default=0.85, metadata=_spec(low=0.5, high=1.0))
     gradcam_clips: int = field(default=4, metadata=_spec(low=0, high=64))
     fail: bool = True
 

@@ -35,6 +35,7 @@ proven never counts as passed.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -100,10 +101,15 @@ def shuffle_power(n: int, top_share: float, alpha: float, learning: float) -> di
     Returns:
         ``{"proven": bool, "upper": top of the range as a share, "needed": videos needed}``.
     """
+    @functools.cache
     def upper(count: int) -> float:
         return binomial_range(count, top_share, alpha)[1] / count if count else 1.0
 
-    needed = next((m for m in range(2, 5001) if upper(m) < learning), None)
+    # The range's top is not monotonic in n (it moves in steps of 1/n): "needed" is the first
+    # count from which it stays below ``learning`` for the next 50 counts as well (searched up
+    # to 1000 videos; None beyond).
+    needed = next((m for m in range(2, 951)
+                   if all(upper(k) < learning for k in range(m, m + 51))), None)
     return {"proven": upper(n) < learning, "upper": round(upper(n), 4), "needed": needed}
 
 
