@@ -165,9 +165,14 @@ def assert_sanity_checked(project: Path) -> None:
     from PIL import Image
 
     report = json.loads((project / "reports" / "sanity.json").read_text())
-    assert report["passed"] and set(report["models"]) == {"center_frame", "pool2d", "r2plus1d"}
+    assert not report["failures"] and set(report["models"]) == {"center_frame", "pool2d",
+                                                                "r2plus1d"}
     for model, entry in report["models"].items():
-        assert entry["label_shuffle"]["passed"] and entry["overfit"]["passed"]
+        shuffle, overfit = entry["label_shuffle"], entry["overfit"]
+        # the shrunk demo's few validation videos cannot tell chance from learning: said so
+        assert shuffle["status"] == "passed" or (
+            shuffle["status"] == "not_proven" and "validation videos" in shuffle["reason"])
+        assert overfit["status"] in ("passed", "not_proven") and overfit["train_acc"] >= 0.95
         assert Image.open(project / "reports" / "sanity" / f"gradcam_{model}.gif").n_frames > 1
     files = next(iter(_json(run(["dvc", "metrics", "show", "--json"], project)).values()))["data"]
     assert "reports/sanity.json" in files and "models/pool2d/metrics.json" in files
@@ -307,7 +312,8 @@ def assert_card_counts_and_no_go_items(project: Path) -> None:
                         if o["path"] == "data/interim/manifest.parquet")
     assert f"| `data/interim/manifest.parquet` | `{manifest_md5}` |" in text
     readiness = json.loads((reports / "readiness.json").read_text())
-    assert len(readiness["items"]) == 8 and readiness["verdict"] in ("Go", "No-Go")
+    assert len(readiness["items"]) == 8
+    assert readiness["verdict"] in ("Go", "No-Go", "Not proven")
     assert "no_leakage" not in readiness["failed"] and "sanity_passed" not in readiness["failed"]
     eda = reports / "eda"
     assert (eda / "index.html").is_file() and (eda / "tsne_model.png").is_file()
@@ -326,7 +332,7 @@ def assert_card_counts_and_no_go_items(project: Path) -> None:
                    "--readiness", str(out / "readiness.json")], project)
     result = json.loads((out / "readiness.json").read_text())
     assert result["verdict"] == "No-Go" and "no_leakage" in result["failed"]
-    assert "No-Go no_leakage" in printed and duplicates["clusters"][0]["id"] in printed
+    assert re.search(r"No-Go +no_leakage", printed) and duplicates["clusters"][0]["id"] in printed
     # a failing sanity check, in a copy of the reports
     copied = project.parent / "reports_copy"
     shutil.copytree(reports, copied)
@@ -352,7 +358,7 @@ def assert_release_pins_the_version(project: Path) -> None:
     run(["git", "commit", "-qm", "reproduced"], project)
     verdict = json.loads((project / "reports" / "readiness.json").read_text())["verdict"]
     if verdict != "Go":  # the shrunk demo may miss an item (e.g. balance with 4 children)
-        assert "Readiness is No-Go" in run_failing(["vidlab", "release", "v1"], project)
+        assert f"Readiness is {verdict}" in run_failing(["vidlab", "release", "v1"], project)
     printed = run(["vidlab", "release", "v1", *(["--allow-nogo"] if verdict != "Go" else [])],
                   project)
     assert "dvc import" in printed and "--rev v1" in printed and "git checkout v1" in printed
