@@ -126,6 +126,19 @@ def test_the_overfit_subset_pairs_classes_that_look_alike() -> None:
     assert sanity.trivial_accuracy({v: alike[v] for v in chosen}, labels) <= 0.5
 
 
+def test_overfit_is_not_proven_when_training_holds_one_class(project: dict,
+                                                             tmp_path: Path) -> None:
+    import pandas as pd
+
+    splits = pd.read_csv(project["splits"], dtype=str, keep_default_na=False)
+    splits.loc[splits["split"] == "train", "label"] = "achieved"
+    one_class = tmp_path / "splits.csv"
+    splits.to_csv(one_class, index=False)
+    result = sanity.overfit_subset(project["params"], "center_frame", splits=one_class,
+                                   clips=project["clips"])
+    assert result["status"] == "not_proven" and "one class" in result["reason"]
+
+
 def test_a_tiny_subset_is_overfit(project: dict) -> None:
     params = with_sanity(project["params"], overfit_clips=12)
     for model in ("center_frame", "r2plus1d"):
