@@ -303,3 +303,28 @@ def test_quarantine_counts_rows_and_files_without_rows_as_ingest_does() -> None:
                        quarantine=quarantine)["quality_checks"]
     assert (checks["quarantined_rows"], checks["files_without_rows"],
             checks["quarantine_problems"]) == (1, 1, 3)
+
+
+def test_duplicate_counts_are_dedups_own(csvs: tuple[Path, Path], tmp_path: Path) -> None:
+    """The report shows dedup's clusters and review pairs as the card counts them: read from
+    duplicates.json, not recomputed; before dedup it says so instead of a zero."""
+    duplicates = {"clusters": [{"id": "dup-001", "kind": "near", "video_ids": ["a", "b", "c"]}],
+                  "pairs": [{"a": "a", "b": "b"}, {"a": "a", "b": "c"}, {"a": "b", "b": "c"}],
+                  "review": [{"a": "d", "b": "e", "distance": 0.19}]}
+    path = tmp_path / "duplicates.json"
+    path.write_text(json.dumps(duplicates))
+    summary = report.run(params=from_dict({}), metadata_csv=csvs[0], quarantine_csv=csvs[1],
+                         out=tmp_path / "with", fingerprint="fp-123", duplicates_json=path)
+    qc = summary["quality_checks"]
+    assert (qc["duplicate_clusters"], qc["videos_in_duplicate_clusters"], qc["duplicate_pairs"],
+            qc["duplicate_review_pairs"]) == (1, 3, 3, 1)
+    text = (tmp_path / "with" / "summary.txt").read_text()
+    assert "Duplicate clusters (dedup: identical or near-identical frames): 1, 3 videos, 3 pairs" \
+        in text and "to look at: 1" in text
+    without = _run(csvs, tmp_path / "without")
+    assert "duplicate_clusters" not in without["quality_checks"]
+    assert "dedup has not run" in (tmp_path / "without" / "summary.txt").read_text()
+    with pytest.raises(DataError, match="run the dedup stage first"):
+        report.run(params=from_dict({}), metadata_csv=csvs[0], quarantine_csv=csvs[1],
+                   out=tmp_path / "absent", fingerprint="fp-123",
+                   duplicates_json=tmp_path / "none.json")

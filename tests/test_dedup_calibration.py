@@ -213,7 +213,7 @@ def test_card_lists_review_pairs_and_the_calibration(params, tmp_path: Path) -> 
     inputs.json["dedup"] = {"clusters": 1, "videos_in_clusters": 2,
                             "calibration": calib.report(params.dedup)}
     text = "\n".join(card._duplicates(inputs))
-    assert "1 cluster(s) of 2 videos" in text
+    assert "frames): 1, 2 videos" in text
     assert "12 pair(s) just above the threshold (distance 0.225–0.255)" in text  # as given
     assert "`0000000000000000`–`0000000000000001` (0.230)" in text and "and 2 more" in text
     assert f"**Duplicate threshold** {params.dedup.threshold}" in text and "recall 1.0" in text

@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
+from tests.mutations import assert_each_fault_moves_only_its_item
+from tests.story import assert_one_story
 
 
 @pytest.fixture
@@ -61,6 +63,8 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> No
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)
     assert_card_counts_and_no_go_items(project)
+    assert_one_story(project)
+    assert_each_fault_moves_only_its_item(project, project.parent / "mutations")
     assert_runs_served_by_mlflow_ui(project)
     assert_metrics_and_plots_tracked(project)
 

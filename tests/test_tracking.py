@@ -127,34 +127,34 @@ def _dataset(folder: Path) -> tuple[Path, Path]:
 
 
 def test_fingerprint_same_data_elsewhere_same_fingerprint(tmp_path: Path) -> None:
-    first = tracking.dataset_fingerprint(*_dataset(tmp_path / "one"))
+    first = tracking.content_hash(*_dataset(tmp_path / "one"))
     csv, videos = _dataset(tmp_path / "elsewhere" / "two")
     os.utime(videos / "a.mp4", (0, 0))  # mtimes must not count
-    assert tracking.dataset_fingerprint(csv, videos) == first
-    assert first.startswith("fp-") and len(first) == 19
+    assert tracking.content_hash(csv, videos) == first
+    assert first.startswith("h-") and len(first) == 18  # not a dataset fingerprint
     int(first[3:], 16)
 
 
 def test_fingerprint_changes_with_one_byte(tmp_path: Path) -> None:
     csv, videos = _dataset(tmp_path)
-    before = tracking.dataset_fingerprint(csv, videos)
+    before = tracking.content_hash(csv, videos)
     data = bytearray((videos / "a.mp4").read_bytes())
     data[5000] ^= 1
     (videos / "a.mp4").write_bytes(bytes(data))
-    assert tracking.dataset_fingerprint(csv, videos) != before
+    assert tracking.content_hash(csv, videos) != before
 
 
 def test_fingerprint_changes_with_rename(tmp_path: Path) -> None:
     csv, videos = _dataset(tmp_path)
-    before = tracking.dataset_fingerprint(csv, videos)
+    before = tracking.content_hash(csv, videos)
     (videos / "nested" / "b.mp4").rename(videos / "nested" / "c.mp4")
-    assert tracking.dataset_fingerprint(csv, videos) != before
+    assert tracking.content_hash(csv, videos) != before
 
 
 def test_fingerprint_missing_path_is_data_error(tmp_path: Path) -> None:
     csv, _ = _dataset(tmp_path)
     with pytest.raises(DataError, match="no such file or folder"):
-        tracking.dataset_fingerprint(csv, tmp_path / "absent")
+        tracking.content_hash(csv, tmp_path / "absent")
 
 
 def test_dvc_fingerprint_reads_outs_of_all_stages(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_dvc_fingerprint_reads_outs_of_all_stages(tmp_path: Path) -> None:
     lock.write_text(DVC_LOCK)
     outs = ["data/raw/demo/videos", "data/processed/frames"]
     fp = tracking.dvc_fingerprint(lock, outs)
-    assert fp is not None and fp.startswith("fp-") and len(fp) == 19
+    assert fp is not None and fp.startswith("pd-") and len(fp) == 19
     assert tracking.dvc_fingerprint(lock, list(reversed(outs))) == fp  # order-free
     assert tracking.dvc_fingerprint(lock, ["data/raw/demo/videos/"]) != fp  # different set
     lock.write_text(DVC_LOCK.replace("3333cccc", "4444dddd"))
@@ -236,6 +236,24 @@ def test_standard_tags(tmp_path: Path) -> None:
         "vidlab.dataset_fingerprint": "fp-0123456789abcdef",
     }
     assert "vidlab.dataset_fingerprint" not in tracking.standard_tags(None, tmp_path)
+    assert tracking.standard_tags(None, tmp_path, processed="pd-1")[
+        "vidlab.processed_fingerprint"] == "pd-1"
+
+
+def test_data_version_is_ingest_fingerprint_of_the_metadata(tmp_path: Path) -> None:
+    from vidlab.ingest.stage import fingerprint
+
+    metadata = tmp_path / "metadata.csv"
+    metadata.write_text("video_id,sha256\na,0f\n")
+    assert tracking.data_version_of(metadata) == fingerprint(metadata.read_text())
+    assert tracking.data_version_of(metadata).startswith("fp-")
+    assert tracking.data_version_of(tmp_path / "absent.csv") is None
+
+
+def test_run_commits_reads_without_creating_a_store(tmp_path: Path) -> None:
+    params = _params(f"sqlite:///{tmp_path / 'absent.db'}", "none")
+    assert tracking.run_commits(params, {"a": "b"}, root=tmp_path) is None
+    assert not (tmp_path / "absent.db").exists()
 
 
 # --- start_run ------------------------------------------------------------------------------
@@ -339,3 +357,18 @@ def test_import_does_not_load_mlflow() -> None:
     code = "import sys, vidlab.tracking; print('mlflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_run_commits_names_each_runs_commit(store: str, tmp_path: Path) -> None:
+    params = _params(store, "commits")
+    tags = {"vidlab.dataset_fingerprint": "fp-1", "vidlab.processed_fingerprint": "pd-1"}
+    for name in ("train-a", "train-b"):
+        with tracking.start_run(params, run_name=name, fingerprint="fp-1", processed="pd-1",
+                                root=tmp_path):
+            pass
+    with tracking.start_run(params, run_name="other", fingerprint="fp-2", processed="pd-1",
+                            root=tmp_path):
+        pass
+    assert tracking.run_commits(params, tags, root=tmp_path) == {"train-a": "unknown",
+                                                                 "train-b": "unknown"}
+    assert tracking.run_commits(_params(store, "absent-experiment"), tags, root=tmp_path) is None

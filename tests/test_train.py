@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidlab import train
+from vidlab import tracking, train
 from vidlab.data import cache
 from vidlab.errors import DataError
 from vidlab.params import Params
@@ -21,6 +21,7 @@ def setup(clip_params: Params, index_splits: Path, tmp_path: Path) -> dict:
     cache.run(clip_params, splits=index_splits, out=tmp_path / "clips",
               reports=tmp_path / "reports")
     (tmp_path / "params.yaml").write_text("# the test's params\n")
+    (tmp_path / "metadata.csv").write_text("video_id,sha256\nv,00\n")  # names the data version
     params = dataclasses.replace(
         clip_params,
         train=dataclasses.replace(clip_params.train, epochs=2, width=8, r2plus1d_width=8,
@@ -36,7 +37,7 @@ def fit(setup: dict, model: str, out: Path, **changes) -> dict:
     if changes:
         params = dataclasses.replace(params, train=dataclasses.replace(params.train, **changes))
     return train.run(params, model=model, splits=setup["splits"], clips=setup["clips"], out=out,
-                     root=setup["root"])
+                     root=setup["root"], metadata=setup["root"] / "metadata.csv")
 
 
 def test_every_baseline_trains_and_nests_under_one_pipeline_run(setup: dict,
@@ -58,7 +59,9 @@ def test_every_baseline_trains_and_nests_under_one_pipeline_run(setup: dict,
     parent = client.get_run(parents.pop())
     assert parent.data.tags["vidlab.pipeline_key"]
     for run in children:
-        assert run.data.tags["vidlab.dataset_fingerprint"].startswith("fp-")
+        assert run.data.tags["vidlab.dataset_fingerprint"] == tracking.data_version_of(
+            setup["root"] / "metadata.csv")
+        assert run.data.tags["vidlab.processed_fingerprint"].startswith("pd-")
         assert run.data.params["train.lr"] == str(setup["params"].train.lr)
         history = client.get_metric_history(run.info.run_id, "val/video_acc")
         assert len(history) == 2  # one value per epoch

@@ -70,7 +70,7 @@ class Inputs:
     metrics: dict[str, dict] = field(default_factory=dict)  # model -> reports/metrics/<model>.json
     lock: dict = field(default_factory=dict)
     outs: dict[str, str] = field(default_factory=dict)  # dvc.lock: output path -> md5
-    eda_fingerprint: str | None = None
+    eda_inputs: str | None = None  # eda.inputs_hash of the current manifest and splits
     frozen_clips: list[str] | None = None  # cached clips that repeat one picture (None: unread)
     missing: list[str] = field(default_factory=list)
 
@@ -110,7 +110,7 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
          clips: Path | None = None) -> Inputs:
     """Read every input that exists; note the missing ones (items that need them are No-Go)."""
     from vidlab import tracking
-    from vidlab.eda import data_fingerprint
+    from vidlab.eda import inputs_hash
 
     inputs = Inputs(params=params, root=Path(root), reports=Path(reports))
     for name, rel in REPORTS.items():
@@ -143,7 +143,7 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
         inputs.lock = tracking.read_lock(Path(lock))
         inputs.outs = tracking.lock_outs(inputs.lock)
     if Path(manifest).is_file() and Path(splits).is_file():
-        inputs.eda_fingerprint = data_fingerprint(manifest, splits)
+        inputs.eda_inputs = inputs_hash(manifest, splits)
     if clips is not None:
         inputs.frozen_clips = frozen_clips(Path(clips))
         if inputs.frozen_clips is None:
@@ -393,7 +393,7 @@ def eda_done(inputs: Inputs) -> dict:
     required = ("distributions.png", "class_counts.png", "outliers.png", "preprocessing.png",
                 "augmentation.png", "tsne_classical.png")
     absent = [f for f in required if f not in eda.get("figures", [])]
-    current = eda.get("fingerprint") == inputs.eda_fingerprint
+    current = eda.get("inputs_hash") == inputs.eda_inputs
     flagged = eda["outliers"]
     evidence = {"figures": len(eda.get("figures", [])), "missing_files": missing + absent,
                 "of_current_data": current,
@@ -568,9 +568,13 @@ def _composition(inputs: Inputs) -> list[str]:
              f"{subjects.get('median', 'n/a')}, max {subjects.get('max', 'n/a')}."]
     ingest = inputs.report("ingest") or {}
     if ingest:
-        reasons = ", ".join(f"{k} {v}" for k, v in ingest.get("problems_by_reason", {}).items())
+        # rows and files without a row are counted apart, as the summary report does
+        orphans = ingest.get("files_without_rows", 0)
+        reasons = ", ".join(f"{k} {v}" for k, v in ingest.get("problems_by_reason", {}).items()
+                            if k != "no_metadata_row")
         lines.append(f"- **Quarantined at ingest**: {ingest.get('quarantined_rows', 0)} of "
-                     f"{ingest.get('rows_read', 0)} CSV rows ({reasons or 'none'}); see "
+                     f"{ingest.get('rows_read', 0)} CSV rows ({reasons or 'none'}), and "
+                     f"{orphans} video file(s) without a CSV row; see "
                      "`data/interim/quarantine_ingest.csv`.")
     ok = m[m["status"] == "ok"]
     if len(ok):
@@ -756,9 +760,12 @@ def _duplicates(inputs: Inputs, shown: int = 10) -> list[str]:
     review = (inputs.duplicates or {}).get("review", dedup.get("review", []))
     calibrated = dedup.get("calibration") or {}
     lines = []
-    if dedup.get("clusters"):
-        lines.append(f"- **Near-duplicates**: {dedup['clusters']} cluster(s) of "
-                     f"{dedup['videos_in_clusters']} videos, kept in one split each.")
+    if dedup:  # worded and counted as the summary report words and counts it
+        lines.append(f"- **Duplicate clusters** (dedup: identical or near-identical frames): "
+                     f"{dedup.get('clusters', 0)}, {dedup.get('videos_in_clusters', 0)} videos, "
+                     f"{dedup.get('exact_pairs', 0) + dedup.get('near_pairs', 0)} pairs"
+                     + ("; each cluster is kept in one split (see leakage)"
+                        if dedup.get("clusters") else "") + ".")
     if review:
         used = (inputs.duplicates or {}).get("params", {})
         band = (f" (distance {used['threshold']}–{used['threshold'] + used['review_margin']:.4g})"
@@ -778,20 +785,54 @@ def _duplicates(inputs: Inputs, shown: int = 10) -> list[str]:
     return lines
 
 
+def _commit_lines(inputs: Inputs, dataset: str | None, processed: str | None) -> list[str]:
+    """The commit the models and metrics were produced at (what their MLflow runs carry), and
+    the card's own when it differs."""
+    from vidlab import tracking
+
+    commit, dirty = tracking.git_commit(inputs.root)
+    own = (f"`{commit}`" + (" (with uncommitted changes, such as the outputs of this run; the "
+                            "release tag, `git describe --tags`, names the commit that holds "
+                            "this card)" if dirty else ""))
+    runs = None
+    if dataset and processed:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            runs = tracking.run_commits(inputs.params.tracking,
+                                        {tracking.TAG_FINGERPRINT: dataset,
+                                         tracking.TAG_PROCESSED: processed}, root=inputs.root)
+        except (MlflowException, OSError) as exc:  # an unreadable store must not stop the card
+            log.warning("Could not read the MLflow runs of this data: %s", exc)
+            return [f"- **Git commit**: {own}; the MLflow store could not be read ({exc})"]
+    produced = sorted(set((runs or {}).values()))
+    if not produced:
+        return [f"- **Git commit**: {own}; no MLflow run carries this dataset and processed "
+                "fingerprint"]
+    if produced == [commit]:
+        return [f"- **Git commit**: {own}, the commit every MLflow run of this data "
+                f"({len(runs)}: {', '.join(runs)}) carries"]
+    by_commit = {c: [name for name, sha in runs.items() if sha == c] for c in produced}
+    listed = "; ".join(f"`{c}` ({', '.join(names)})" for c, names in by_commit.items())
+    return [f"- **Git commit of the models and metrics** (their MLflow runs): {listed}",
+            f"- **Git commit of this card**: {own}; the stages DVC did not rerun kept the "
+            "outputs made at the commit above"]
+
+
 def _version(inputs: Inputs) -> list[str]:
     from vidlab import tracking
     from vidlab.train import DATA_OUTS
 
     summary = inputs.report("summary") or {}
-    commit, dirty = tracking.git_commit(inputs.root)
+    dataset = summary.get("dataset_fingerprint")
     processed = tracking.outs_fingerprint(inputs.outs, DATA_OUTS)
-    lines = [f"- **Dataset fingerprint** (de-identified metadata): "
-             f"`{summary.get('dataset_fingerprint', 'n/a')}`",
-             f"- **Processed-data fingerprint** (splits and clips, as tagged on every MLflow "
-             f"run): `{processed or 'n/a'}`",
-             f"- **Git commit when built**: `{commit}`"
-             + (" (with uncommitted changes, such as the outputs of this run; the release tag, "
-                "`git describe --tags`, names the commit that holds this card)" if dirty else ""),
+    lines = [f"- **Dataset fingerprint** `{dataset or 'n/a'}`: names this data version in the "
+             "summary report, the EDA page, every MLflow run (tag "
+             f"`{tracking.TAG_FINGERPRINT}`) and the release; it hashes the de-identified "
+             "metadata, which holds every video's sha256",
+             f"- **Processed-data fingerprint** `{processed or 'n/a'}`: the splits and clips "
+             f"cache of these params (tag `{tracking.TAG_PROCESSED}`)",
+             *_commit_lines(inputs, dataset, processed),
              f"- **vidlab**: {__version__}; data source `{inputs.params.data.source}`", "",
              "Data hashes (md5, from dvc.lock):", ""]
     rows = [[f"`{path}`", f"`{inputs.outs[path]}`"] for path in PINNED if path in inputs.outs]

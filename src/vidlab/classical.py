@@ -117,7 +117,7 @@ def _video_acc(net, feats: dict[str, np.ndarray]) -> float | None:
 
 
 def run(params: Params, *, splits: Path, clips: Path, out: Path,
-        root: Path | None = None) -> dict:
+        root: Path | None = None, metadata: Path | None = None) -> dict:
     """Fit the classical baseline; write ``out/model.pt`` and ``out/metrics.json``."""
     import mlflow
     import torch
@@ -140,10 +140,11 @@ def run(params: Params, *, splits: Path, clips: Path, out: Path,
     result = {"features": int(train["features"].shape[1]), "train_clips": len(train["labels"]),
               "iterations": iterations, "train_video_acc": _video_acc(net, train),
               "val_video_acc": _video_acc(net, val)}
-    data_fp, parent = pipeline_run(params, root, splits, clips)
+    pipe = pipeline_run(params, root, splits, clips, metadata)
     out = Path(out)
-    with tracking.start_run(params.tracking, run_name=CLASSICAL, fingerprint=data_fp, root=root,
-                            parent_run_id=parent, tags={"vidlab.model": CLASSICAL}) as active, \
+    with tracking.start_run(params.tracking, run_name=CLASSICAL, fingerprint=pipe.dataset,
+                            processed=pipe.processed, root=root, parent_run_id=pipe.parent,
+                            tags={"vidlab.model": CLASSICAL}) as active, \
             tempfile.TemporaryDirectory(prefix="vidlab-classical-") as tmp:
         staged = Path(tmp) / "model.pt"
         torch.save(net.state_dict(), staged)

@@ -165,6 +165,9 @@ def report(
     quarantine: Annotated[
         Path, typer.Option(help="Quarantine CSV to summarise in the quality checks.")
     ] = paths.INTERIM / "quarantine_ingest.csv",
+    duplicates: Annotated[Path | None, typer.Option(
+        help="duplicates.json (from dedup) for the duplicate counts; left out, they are not "
+             "reported.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the summary files.")] = paths.REPORTS
     / "summary",
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -177,7 +180,7 @@ def report(
     loaded = params_mod.load(params_file)
     text = metadata.read_text(encoding="utf-8") if metadata.is_file() else ""
     summary = report_mod.run(params=loaded, metadata_csv=metadata, quarantine_csv=quarantine,
-                             out=out, fingerprint=fingerprint(text))
+                             out=out, fingerprint=fingerprint(text), duplicates_json=duplicates)
     typer.echo(f"report: {summary['total_videos']} videos summarised -> {out}")
 
 
@@ -335,6 +338,7 @@ def train(
     model: Annotated[str, typer.Option(help="center_frame, pool2d or r2plus1d.")],
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     clips: ClipsOption = paths.PROCESSED / "clips",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     out: Annotated[Path | None, typer.Option(help="Folder for model.pt and metrics.json "
                                                   "(default: models/<model>).")] = None,
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -345,7 +349,7 @@ def train(
 
     folder = out or paths.MODELS / model
     result = train_mod.run(params_mod.load(params_file), model=model, splits=splits,
-                           clips=clips, out=folder)
+                           clips=clips, out=folder, metadata=metadata)
     if result.get("rank"):  # a DDP worker: rank zero reports
         return
     best = {k: v for k, v in result.items() if k.startswith("best_")}
@@ -358,6 +362,7 @@ def train(
 def sanity(
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     clips: ClipsOption = paths.PROCESSED / "clips",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     models: Annotated[Path, typer.Option(help="Folder of <model>/model.pt (from train).")] = (
         paths.MODELS),
     report: Annotated[Path, typer.Option(help="The JSON report to write.")] = paths.REPORTS
@@ -371,7 +376,7 @@ def sanity(
     from vidlab import sanity as sanity_mod
 
     result = sanity_mod.run(params_mod.load(params_file), splits=splits, clips=clips,
-                            models=models, report=report, out=out)
+                            models=models, report=report, out=out, metadata=metadata)
     for model, entry in result["models"].items():
         shuffle, overfit = entry["label_shuffle"], entry["overfit"]
         said = (f"val {shuffle['val_video_acc']:.2f} (chance {shuffle['chance']:.2f}, range "
@@ -391,6 +396,7 @@ def evaluate(
     model: Annotated[str, typer.Option(help="center_frame, pool2d, r2plus1d or classical.")],
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     clips: ClipsOption = paths.PROCESSED / "clips",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     weights: Annotated[Path | None, typer.Option(help="The state dict (default: "
                                                      "models/<model>/model.pt).")] = None,
     reports: Annotated[Path, typer.Option(help="Reports folder: predictions/, metrics/, "
@@ -403,7 +409,7 @@ def evaluate(
 
     result = evaluate_mod.run(params_mod.load(params_file), model=model, splits=splits,
                               clips=clips, weights=weights or paths.MODELS / model / "model.pt",
-                              reports=reports)
+                              reports=reports, metadata=metadata)
     for split in ("val", "test"):
         if split in result:
             score = result[split]["video"]
@@ -434,6 +440,7 @@ def compare(
 def classical(
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     clips: ClipsOption = paths.PROCESSED / "clips",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     out: Annotated[Path, typer.Option(help="Folder for model.pt and metrics.json.")] = (
         paths.MODELS / "classical"),
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -443,7 +450,8 @@ def classical(
     from vidlab import classical as classical_mod
     from vidlab import params as params_mod
 
-    result = classical_mod.run(params_mod.load(params_file), splits=splits, clips=clips, out=out)
+    result = classical_mod.run(params_mod.load(params_file), splits=splits, clips=clips, out=out,
+                               metadata=metadata)
     typer.echo(f"classical: {result['features']} features of {result['train_clips']} train clips; "
                f"train video acc {result['train_video_acc']}, val video acc "
                f"{result['val_video_acc']} -> {out}; MLflow run {result['run_id']}")
@@ -453,6 +461,7 @@ def classical(
 @_stage
 def eda(
     manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     duplicates: DuplicatesOption = paths.INTERIM / "duplicates.json",
@@ -471,7 +480,8 @@ def eda(
     loaded = params_mod.load(params_file)
     chosen = weights or paths.MODELS / loaded.eda.embedding_model / "model.pt"
     summary = eda_mod.run(loaded, manifest=manifest, splits=splits, quarantine=quarantine,
-                          duplicates=duplicates, clips=clips, weights=chosen, out=out)
+                          duplicates=duplicates, clips=clips, weights=chosen, out=out,
+                          metadata=metadata)
     typer.echo(f"eda: {len(summary['figures'])} figures -> {out / 'index.html'}")
 
 

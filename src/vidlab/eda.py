@@ -66,11 +66,12 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
     return videos, table, flagged, clusters
 
 
-def data_fingerprint(manifest: Path, splits: Path) -> str:
-    """What the views are of: the manifest and the splits (the card checks it is current)."""
+def inputs_hash(manifest: Path, splits: Path) -> str:
+    """What the views are of: the manifest and the splits (the card checks it is current). Not
+    the dataset fingerprint: that names the data version, this the exact files drawn."""
     from vidlab import tracking
 
-    return tracking.dataset_fingerprint(Path(manifest), Path(splits))
+    return tracking.content_hash(Path(manifest), Path(splits))
 
 
 def _frames(path: str, indices: list[int] | None = None, count: int = 3) -> list[np.ndarray]:
@@ -551,7 +552,7 @@ def index_html(summary: dict) -> str:
     """One page showing every figure, with the numbers and outliers as tables."""
     d, s = summary["distributions"], summary
     parts = [f"<h1>Exploratory views: {html.escape(s['title'])}</h1>",
-             f"<p>Dataset fingerprint <code>{html.escape(str(s['fingerprint']))}</code>; "
+             f"<p>Dataset fingerprint <code>{html.escape(str(s['dataset_fingerprint']))}</code>; "
              f"{d['videos']} probed videos, {d['decodable']} decodable; target "
              f"<code>{html.escape(s['target'])}</code>. Made by <code>vidlab eda</code>; every "
              "id is a pseudonym.</p>",
@@ -603,12 +604,15 @@ def index_html(summary: dict) -> str:
 
 
 def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, duplicates: Path,
-        clips: Path, weights: Path | None, out: Path) -> dict:
+        clips: Path, weights: Path | None, out: Path, metadata: Path | None = None) -> dict:
     """Write every view into ``out`` (atomically) and return the summary."""
+    from vidlab import tracking
+
     videos, table, flagged, clusters = _read_inputs(manifest, splits, quarantine, duplicates)
     with atomic_dir(Path(out), marker=MARKER) as tmp:
         summary = {"title": params.card.title, "target": params.base.target,
-                   "fingerprint": data_fingerprint(manifest, splits)}
+                   "dataset_fingerprint": tracking.data_version_of(metadata),
+                   "inputs_hash": inputs_hash(manifest, splits)}
         summary["distributions"] = distributions(videos, tmp)
         summary["class_counts"] = class_counts(table, params, tmp)
         summary["outliers"] = outliers(videos, flagged, clusters, params, tmp)

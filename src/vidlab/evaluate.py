@@ -190,7 +190,7 @@ def _r(value) -> float | None:
 
 
 def run(params: Params, *, model: str, splits: Path, clips: Path, weights: Path,
-        reports: Path, root: Path | None = None) -> dict:
+        reports: Path, root: Path | None = None, metadata: Path | None = None) -> dict:
     """Evaluate ``model``; write predictions, metrics, subgroup metrics and plots."""
     import torch
 
@@ -237,7 +237,8 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, weights: Path,
         members = manifest[manifest["split"] == "test"]
         result["robustness"] = robustness(params, net, data, members, result["test"]["video"])
     _write(params, model, result, subgroups, by_split, Path(reports))
-    _log_mlflow(params, model, result, Path(reports), Path(weights), root, splits, clips)
+    _log_mlflow(params, model, result, Path(reports), Path(weights), root, splits, clips,
+                metadata)
     return result
 
 
@@ -339,7 +340,7 @@ def flat(result: dict) -> dict[str, float]:
 
 
 def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights: Path,
-                root: Path, splits: Path, clips: Path) -> None:
+                root: Path, splits: Path, clips: Path, metadata: Path | None) -> None:
     """Log on the training run of these weights, or on a new run when there is none."""
     import mlflow
     from mlflow.entities import Metric
@@ -365,9 +366,10 @@ def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights
     if found:
         log(found)
         return
-    data_fp, parent = pipeline_run(params, root, splits, clips)
-    with tracking.start_run(params.tracking, run_name=f"evaluate-{model}", fingerprint=data_fp,
-                            root=root, parent_run_id=parent,
+    pipe = pipeline_run(params, root, splits, clips, metadata)
+    with tracking.start_run(params.tracking, run_name=f"evaluate-{model}",
+                            fingerprint=pipe.dataset, processed=pipe.processed, root=root,
+                            parent_run_id=pipe.parent,
                             tags={"vidlab.model": model, TAG_WEIGHTS: digest}) as active:
         log(active.info.run_id)
 

@@ -489,7 +489,7 @@ def gradcam_figures(params: Params, model: str, *, weights: Path, splits: Path, 
 
 
 def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path, out: Path,
-        root: Path | None = None) -> dict:
+        root: Path | None = None, metadata: Path | None = None) -> dict:
     """Run every check for every model in ``sanity.models``; write the report and figures.
 
     Raises:
@@ -524,9 +524,10 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
                "not_proven": unproven, "models": results}
     atomic_write_text(Path(report), json.dumps(summary, indent=2) + "\n")
 
-    data_fp, parent = pipeline_run(params, root, splits, clips)
-    with tracking.start_run(params.tracking, run_name="sanity", fingerprint=data_fp, root=root,
-                            parent_run_id=parent, tags={"vidlab.stage": "sanity"}):
+    pipe = pipeline_run(params, root, splits, clips, metadata)
+    with tracking.start_run(params.tracking, run_name="sanity", fingerprint=pipe.dataset,
+                            processed=pipe.processed, root=root, parent_run_id=pipe.parent,
+                            tags={"vidlab.stage": "sanity"}):
         import mlflow
 
         mlflow.log_params({f"sanity.{k}": str(v) for k, v in asdict(s).items()})

@@ -7,7 +7,10 @@ the same provenance tags::
     vidlab.git_dirty            "true" when the working tree has uncommitted changes other than
                                 what `dvc repro` itself writes (dvc.lock, the pipeline's outputs)
     vidlab.version              the installed vidlab version
-    vidlab.dataset_fingerprint  content hash of the input data (when the caller has one)
+    vidlab.dataset_fingerprint  the data version: ingest's fingerprint of the de-identified
+                                metadata (it holds every video's sha256), the string the summary
+                                report, the EDA page and the dataset card show
+    vidlab.processed_fingerprint  the splits and clips cache the run read (their dvc.lock hashes)
 
 A pipeline can open one parent run and export its id as ``VIDLAB_PARENT_RUN_ID``; runs started by
 child processes then nest under it (see :func:`parent_run_id_from_env`).
@@ -52,6 +55,7 @@ TAG_COMMIT = "vidlab.git_commit"
 TAG_DIRTY = "vidlab.git_dirty"
 TAG_VERSION = "vidlab.version"
 TAG_FINGERPRINT = "vidlab.dataset_fingerprint"
+TAG_PROCESSED = "vidlab.processed_fingerprint"
 _GIT_TIMEOUT_S = 10
 
 
@@ -175,8 +179,25 @@ def _tree_files(top: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def dataset_fingerprint(*paths: Path) -> str:
-    """Hash the content of files and folders into a short, location-independent fingerprint.
+def data_version(metadata_csv_text: str) -> str:
+    """THE dataset fingerprint: it names one data version in the summary report, the EDA page,
+    the dataset card, the release and every MLflow run. It hashes the de-identified metadata CSV
+    that ingest writes, which holds every video's sha256 beside its labels, so any changed video
+    byte, label, age or added/removed row changes it; params and derived data (splits, clips)
+    do not: those are the processed fingerprint's."""
+    return "fp-" + hashlib.sha256(metadata_csv_text.encode()).hexdigest()[:16]
+
+
+def data_version_of(metadata: Path | None) -> str | None:
+    """:func:`data_version` of a metadata CSV on disk; None when it is not there."""
+    if metadata is None or not Path(metadata).is_file():
+        return None
+    return data_version(Path(metadata).read_text(encoding="utf-8"))
+
+
+def content_hash(*paths: Path) -> str:
+    """Hash the content of files and folders into a short, location-independent string (not
+    the dataset fingerprint: see :func:`data_version`).
 
     The hash covers each file's path relative to the parent of the argument it was found under
     (so ``data/videos`` contributes ``videos/a.mp4``) and the sha256 of its bytes. Modification
@@ -187,14 +208,14 @@ def dataset_fingerprint(*paths: Path) -> str:
         *paths: files or folders (folders are walked recursively).
 
     Returns:
-        ``"fp-"`` followed by 16 hex characters.
+        ``"h-"`` followed by 16 hex characters.
 
     Raises:
         DataError: when a path does not exist or a file cannot be read.
         ValueError: when no path is given.
     """
     if not paths:
-        raise ValueError("dataset_fingerprint needs at least one path.")
+        raise ValueError("content_hash needs at least one path.")
     digest = hashlib.sha256()
     for index, raw in enumerate(paths):
         path = Path(raw)
@@ -205,7 +226,7 @@ def dataset_fingerprint(*paths: Path) -> str:
         digest.update(f"arg\0{index}\0".encode())
         for rel, file in _tree_files(path):
             digest.update(f"{rel}\0{_file_sha256(file)}\n".encode())
-    return "fp-" + digest.hexdigest()[:16]
+    return "h-" + digest.hexdigest()[:16]
 
 
 def read_lock(dvc_lock: Path) -> dict:
@@ -239,7 +260,8 @@ def dvc_fingerprint(dvc_lock: Path, outs: list[str]) -> str | None:
         outs: output paths as written in dvc.yaml (e.g. ``data/raw/demo/videos``).
 
     Returns:
-        ``"fp-"`` plus 16 hex characters over the sorted (path, md5) pairs of ``outs``, or None
+        ``"pd-"`` (processed data) plus 16 hex characters over the sorted (path, md5) pairs of
+        ``outs``, or None
         when dvc.lock is missing or any of ``outs`` is not an output in it.
 
     Raises:
@@ -261,15 +283,17 @@ def outs_fingerprint(recorded: dict[str, str], outs: list[str]) -> str | None:
     digest = hashlib.sha256()
     for out in wanted:
         digest.update(f"{out}\0{recorded[out]}\n".encode())
-    return "fp-" + digest.hexdigest()[:16]
+    return "pd-" + digest.hexdigest()[:16]
 
 
-def standard_tags(fingerprint: str | None, root: Path | None = None) -> dict[str, str]:
+def standard_tags(fingerprint: str | None, root: Path | None = None, *,
+                  processed: str | None = None) -> dict[str, str]:
     """Return the provenance tags every vidlab run carries.
 
     Args:
         fingerprint: dataset fingerprint, or None to leave the tag out.
         root: folder inside the git checkout; defaults to the project root.
+        processed: processed-data fingerprint, or None to leave the tag out.
 
     Returns:
         Tag name to value, all strings.
@@ -278,6 +302,8 @@ def standard_tags(fingerprint: str | None, root: Path | None = None) -> dict[str
     tags = {TAG_COMMIT: sha, TAG_DIRTY: "true" if dirty else "false", TAG_VERSION: __version__}
     if fingerprint:
         tags[TAG_FINGERPRINT] = fingerprint
+    if processed:
+        tags[TAG_PROCESSED] = processed
     return tags
 
 
@@ -339,6 +365,7 @@ def start_run(
     *,
     run_name: str,
     fingerprint: str | None = None,
+    processed: str | None = None,
     tags: dict[str, str] | None = None,
     nested: bool = False,
     root: Path | None = None,
@@ -354,6 +381,7 @@ def start_run(
         params: tracking section of params.yaml (experiment name, optional URI).
         run_name: display name; must not contain file names, child ids or dates.
         fingerprint: dataset fingerprint to tag the run with.
+        processed: processed-data fingerprint to tag the run with.
         tags: extra tags; they override the standard ones on a name clash.
         nested: start under the currently active run.
         root: project root (for the default store and git); defaults to the project root.
@@ -369,7 +397,8 @@ def start_run(
     _set_tracking_uri(uri)
     _use_experiment(params.experiment, uri)
     parent = (parent_run_id or parent_run_id_from_env()) if mlflow.active_run() is None else None
-    all_tags = {**standard_tags(fingerprint, root), **{k: str(v) for k, v in (tags or {}).items()}}
+    all_tags = {**standard_tags(fingerprint, root, processed=processed),
+                **{k: str(v) for k, v in (tags or {}).items()}}
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent, tags=all_tags)
     log.debug("Started MLflow run %s (%s) in %s", run.info.run_id, run_name, uri)
     status = "FINISHED"
@@ -404,8 +433,31 @@ def find_run(params: TrackingParams, tags: dict[str, str], *,
     return found[0].info.run_id if found else None
 
 
+def run_commits(params: TrackingParams, tags: dict[str, str], *,
+                root: Path | None = None) -> dict[str, str] | None:
+    """``{run name: vidlab.git_commit}`` of the runs carrying all ``tags`` (the newest run of
+    each name); None when there is no store or experiment to look in (nothing is created)."""
+    uri = tracking_uri(params, root)
+    if uri.startswith("sqlite:///") and not Path(unquote(uri[len("sqlite:///"):])).is_file():
+        return None
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(params.experiment)
+    if experiment is None:
+        return None
+    condition = " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
+    found = client.search_runs([experiment.experiment_id], filter_string=condition,
+                               order_by=["attributes.start_time DESC"], max_results=500)
+    commits: dict[str, str] = {}
+    for run in found:
+        name = run.data.tags.get("mlflow.runName", run.info.run_id)
+        commits.setdefault(name, run.data.tags.get(TAG_COMMIT, "unknown"))
+    return dict(sorted(commits.items()))
+
+
 def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None = None,
-                    root: Path | None = None) -> str:
+                    processed: str | None = None, root: Path | None = None) -> str:
     """The id of the parent run of one pipeline run, created on first use.
 
     Stages of one ``dvc repro`` run in separate processes; they find their common parent by the
@@ -418,7 +470,7 @@ def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None
         return found
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(params, root))
     experiment = client.get_experiment_by_name(params.experiment)
-    tags = {**standard_tags(fingerprint, root), TAG_PIPELINE: key}
+    tags = {**standard_tags(fingerprint, root, processed=processed), TAG_PIPELINE: key}
     run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{key[:8]}", tags=tags)
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id

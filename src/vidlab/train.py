@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vidlab.errors import DataError
@@ -77,7 +77,7 @@ def fingerprint(root: Path, splits: Path, clips: Path) -> str:
     from vidlab import tracking
 
     return (tracking.dvc_fingerprint(root / "dvc.lock", DATA_OUTS)
-            or tracking.dataset_fingerprint(splits, clips))
+            or "pd-" + tracking.content_hash(splits, clips)[2:])
 
 
 def pipeline_key(root: Path, data_fingerprint: str) -> str:
@@ -90,19 +90,31 @@ def pipeline_key(root: Path, data_fingerprint: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def pipeline_run(params: Params, root: Path, splits: Path, clips: Path) -> tuple[str, str]:
-    """The processed data's fingerprint and the parent run of this pipeline run (created on
-    first use): what the train, sanity and evaluate stages log under."""
+@dataclass(frozen=True)
+class Pipeline:
+    """What a run of the train, sanity, classical and evaluate stages is tagged with."""
+
+    dataset: str | None  # the data version (ingest's fingerprint of the metadata)
+    processed: str  # the splits and clips cache
+    parent: str  # MLflow id of this pipeline run's parent run
+
+
+def pipeline_run(params: Params, root: Path, splits: Path, clips: Path,
+                 metadata: Path | None = None) -> Pipeline:
+    """The fingerprints and the parent run of this pipeline run (created on first use): what the
+    train, sanity, classical and evaluate stages log under."""
     from vidlab import tracking
 
-    data_fp = fingerprint(root, Path(splits), Path(clips))
-    parent = tracking.pipeline_parent(params.tracking, key=pipeline_key(root, data_fp),
-                                      fingerprint=data_fp, root=root)
-    return data_fp, parent
+    dataset = tracking.data_version_of(metadata)
+    processed = fingerprint(root, Path(splits), Path(clips))
+    parent = tracking.pipeline_parent(
+        params.tracking, key=pipeline_key(root, f"{dataset or ''}{processed}"),
+        fingerprint=dataset, processed=processed, root=root)
+    return Pipeline(dataset, processed, parent)
 
 
 def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
-        root: Path | None = None) -> dict:
+        root: Path | None = None, metadata: Path | None = None) -> dict:
     """Train ``model``; write ``out/model.pt`` (state dict) and ``out/metrics.json``.
 
     Returns:
@@ -130,9 +142,10 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     if rank != 0:  # a DDP worker Lightning launched: train, but log and write nothing
         with tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
             return _fit(module, data, params, None, Path(tmp)) | {"rank": rank}
-    data_fp, parent = pipeline_run(params, root, splits, clips)
-    with tracking.start_run(params.tracking, run_name=model, fingerprint=data_fp, root=root,
-                            parent_run_id=parent, tags={"vidlab.model": model}) as active, \
+    pipe = pipeline_run(params, root, splits, clips, metadata)
+    with tracking.start_run(params.tracking, run_name=model, fingerprint=pipe.dataset,
+                            processed=pipe.processed, root=root, parent_run_id=pipe.parent,
+                            tags={"vidlab.model": model}) as active, \
             tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
         result = _fit(module, data, params, active.info.run_id, Path(tmp))
         _log_run(params, model, result, net, Path(tmp), root)

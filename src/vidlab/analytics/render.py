@@ -120,9 +120,18 @@ def quality_rows(summary: Mapping[str, Any]) -> list[str]:
                       ("missing_child_age", "Missing child ages"),
                       ("missing_milestone_age", "Missing milestone ages"),
                       ("ages_out_of_range", "Ages outside the age bins"),
-                      ("identical_content_videos",
-                       "Videos with identical bytes (near-duplicates: see the dataset card)")):
+                      ("identical_content_videos", "Videos with identical bytes")):
         rows.append(f"{_mark(not qc[key])} {text}: {qc[key]}")
+    if qc.get("duplicates_provided"):
+        n = qc["duplicate_clusters"]
+        rows.append(f"{_mark(not n)} Duplicate clusters (dedup: identical or near-identical "
+                    f"frames): {n}, {qc['videos_in_duplicate_clusters']} videos, "
+                    f"{qc['duplicate_pairs']} pairs")
+        review = qc["duplicate_review_pairs"]
+        rows.append(f"{_mark(not review)} Pairs just above the duplicate threshold, to look at: "
+                    f"{review}")
+    else:
+        rows.append("  • Duplicate clusters: dedup has not run (pass --duplicates)")
     ratio = qc["label_imbalance_ratio"]
     rows.append(f"  • Label imbalance (majority / minority): {ratio:.2f}" if ratio is not None
                 else f"  ⚠ Label imbalance: a class has no videos ({_names(qc['absent_labels'])})")

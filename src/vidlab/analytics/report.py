@@ -7,6 +7,7 @@ Nothing in them depends on the clock, so a rerun on the same data is byte-identi
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def read_metadata(path: Path) -> pd.DataFrame:
 
 
 def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out: Path,
-        fingerprint: str) -> dict[str, Any]:
+        fingerprint: str, duplicates_json: Path | None = None) -> dict[str, Any]:
     """Summarise the dataset and write the report files into ``out``.
 
     Args:
@@ -87,6 +88,7 @@ def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out:
         quarantine_csv: the quarantine table (QUARANTINE_COLUMNS), or None when there is none.
         out: the report folder; replaced as a whole, and only if it is vidlab's own output.
         fingerprint: identifies the dataset version in the report (e.g. a content hash).
+        duplicates_json: the dedup stage's duplicates.json, or None before dedup has run.
 
     Returns:
         The summary dict, as written to summary.json.
@@ -98,9 +100,18 @@ def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out:
     quarantine = None
     if quarantine_csv is not None:
         quarantine = read_table(quarantine_csv, QUARANTINE_COLUMNS, "quarantine CSV")
+    duplicates = None
+    if duplicates_json is not None:
+        try:
+            duplicates = json.loads(Path(duplicates_json).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"{duplicates_json} does not exist; run the dedup stage first "
+                            "(`dvc repro dedup`).") from None
+        except (OSError, ValueError) as exc:
+            raise DataError(f"Cannot read {duplicates_json}: {exc}") from None
     summary = summarize(meta, ingest=params.ingest, report=params.report,
                         classes=params.base.classes, quarantine=quarantine,
-                        fingerprint=fingerprint)
+                        fingerprint=fingerprint, duplicates=duplicates)
     texts = {
         "summary.txt": render.to_text(summary, bar_width=params.report.bar_width),
         "summary.json": render.to_json(summary),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +197,22 @@ def _quality_checks(meta: pd.DataFrame, clean: dict[str, list[str]], summary: di
     }
 
 
+def duplicate_counts(duplicates: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The dedup stage's counts, as every report shows them (None: dedup did not run)."""
+    if duplicates is None:
+        return {"duplicates_provided": False}
+    clusters = duplicates.get("clusters", [])
+    return {"duplicates_provided": True,
+            "duplicate_clusters": len(clusters),
+            "videos_in_duplicate_clusters": sum(len(c["video_ids"]) for c in clusters),
+            "duplicate_pairs": len(duplicates.get("pairs", [])),
+            "duplicate_review_pairs": len(duplicates.get("review", []))}
+
+
 def summarize(meta: pd.DataFrame, *, ingest: IngestParams, report: ReportParams,
               classes: tuple[str, ...], quarantine: pd.DataFrame | None = None,
-              fingerprint: str = "") -> dict[str, Any]:
+              fingerprint: str = "", duplicates: Mapping[str, Any] | None = None
+              ) -> dict[str, Any]:
     """Summarise the de-identified metadata table into a JSON-serialisable dict.
 
     Args:
@@ -210,6 +223,7 @@ def summarize(meta: pd.DataFrame, *, ingest: IngestParams, report: ReportParams,
         classes: the label classes, in report order.
         quarantine: the quarantine table (QUARANTINE_COLUMNS), or None when there is none.
         fingerprint: an identifier of the dataset version, copied into the summary.
+        duplicates: the dedup stage's duplicates.json, or None when it has not run.
 
     Returns:
         The summary; its keys are listed in the module's tests and in the README.
@@ -244,5 +258,5 @@ def summarize(meta: pd.DataFrame, *, ingest: IngestParams, report: ReportParams,
     )
     summary["quality_checks"] = _quality_checks(
         meta, clean, summary, ingest=ingest, report=report, classes=classes, quarantine=quarantine
-    )
+    ) | duplicate_counts(duplicates)
     return summary

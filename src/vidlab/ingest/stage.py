@@ -13,7 +13,6 @@ The original -> pseudonym mapping goes beside the HMAC key (see keys.py), nowher
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -109,8 +108,10 @@ def _pseudonymise_problems(problems: list[rows.Problem], key: bytes, length: int
 
 
 def fingerprint(metadata_csv_text: str) -> str:
-    """Content fingerprint of the de-identified dataset (the CSV holds every video's sha256)."""
-    return "fp-" + hashlib.sha256(metadata_csv_text.encode()).hexdigest()[:16]
+    """The dataset fingerprint of the de-identified metadata (:func:`tracking.data_version`)."""
+    from vidlab.tracking import data_version
+
+    return data_version(metadata_csv_text)
 
 
 def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Path,
