@@ -146,3 +146,14 @@ def test_without_trained_weights_the_model_map_is_left_out(eda_inputs: dict) -> 
                       out=eda_inputs["root"] / "no-model")
     assert set(summary["embeddings"]) == {"classical"}
     assert "tsne_model.png" not in summary["figures"]
+
+
+def test_distributions_draw_when_every_video_has_the_same_rate(tmp_path: Path) -> None:
+    """Every phone video at 30 fps (a rounding error apart) or one video only: one bin, no error
+    (numpy refuses 20 bins over a range of 1e-6)."""
+    rows = [{"status": "ok", "width": 80, "height": 64, "codec": "h264", "audio": False,
+             "duration_s": 2.0, "fps_avg": 30.0 + k * 1e-7, "bit_rate": 1000,
+             "pix_fmt": "yuv420p"} for k in range(3)]
+    numbers = eda.distributions(pd.DataFrame(rows), tmp_path)
+    assert (tmp_path / "distributions.png").is_file()
+    assert numbers["videos"] == 3

@@ -74,6 +74,19 @@ def inputs_hash(manifest: Path, splits: Path) -> str:
     return tracking.content_hash(Path(manifest), Path(splits))
 
 
+def _bins(values: pd.Series, most: int = 20) -> dict:
+    """Histogram bins that work on any data: one value or values a rounding error apart (every
+    video at 15 fps) get one bin around them instead of numpy's "too many bins" error."""
+    finite = pd.to_numeric(values, errors="coerce").dropna()
+    finite = finite[np.isfinite(finite)]
+    if finite.empty:
+        return {"bins": 1, "range": (0.0, 1.0)}
+    low, high = float(finite.min()), float(finite.max())
+    if high - low <= 1e-6 * max(1.0, abs(high)):
+        return {"bins": 1, "range": (low - 0.5, high + 0.5)}
+    return {"bins": most, "range": (low, high)}
+
+
 def _frames(path: str, indices: list[int] | None = None, count: int = 3) -> list[np.ndarray]:
     """Frames of a video: ``indices``, or ``count`` evenly spaced. [] when it cannot be decoded."""
     from vidlab.data.decode import open_video
@@ -137,12 +150,13 @@ def distributions(videos: pd.DataFrame, out: Path) -> dict:
     codecs = ok["codec"].fillna("none").value_counts()
     audio = {"with audio": int(ok["audio"].sum()), "without": int((~ok["audio"]).sum())}
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    axes[0, 0].hist(ok["duration_s"], bins=20, color="#4c72b0")
+    axes[0, 0].hist(ok["duration_s"], **_bins(ok["duration_s"]), color="#4c72b0")
     axes[0, 0].set(title="duration", xlabel="seconds", ylabel="videos")
-    axes[0, 1].hist(ok["fps_avg"], bins=20, color="#4c72b0")
+    axes[0, 1].hist(ok["fps_avg"], **_bins(ok["fps_avg"]), color="#4c72b0")
     axes[0, 1].set(title="frame rate (decoded average)", xlabel="fps", ylabel="videos")
     _bars(axes[0, 2], resolution.to_dict(), "resolution", "width x height")
-    axes[1, 0].hist(ok["bit_rate"].astype(float) / 1000, bins=20, color="#4c72b0")
+    rates = ok["bit_rate"].astype(float) / 1000
+    axes[1, 0].hist(rates, **_bins(rates), color="#4c72b0")
     axes[1, 0].set(title="bit rate", xlabel="kbit/s", ylabel="videos")
     _bars(axes[1, 1], codecs.to_dict(), "video codec")
     _bars(axes[1, 2], audio, "audio track")
