@@ -19,6 +19,7 @@ import pandas as pd
 
 from vidlab import card as card_mod
 from vidlab import params as params_mod
+from vidlab.eda import inputs_hash
 from vidlab.train import EVALUATED
 
 
@@ -62,7 +63,13 @@ def corrupt_video(project: Path, work: Path):
     manifest.loc[manifest["video_id"] == video, "status"] = "corrupt"
     path = work / "manifest.parquet"
     manifest.to_parquet(path, index=False)
-    return {"manifest": path}, None, ["did not decode"]
+    # the pipeline that probed it would have drawn its EDA from it: only decoding is at fault
+    reports = _reports_copy(project, work)
+    eda = reports / "eda" / "summary.json"
+    summary = json.loads(eda.read_text())
+    summary["inputs_hash"] = inputs_hash(path, project / "data" / "processed" / "splits.csv")
+    eda.write_text(json.dumps(summary))
+    return {"manifest": path, "reports": reports}, None, ["did not decode"]
 
 
 def review_pair_across_splits(project: Path, work: Path):
@@ -138,7 +145,9 @@ def shuffle_learns(project: Path, work: Path):
 def demo_text_on_custom_data(project: Path, work: Path):
     """data.source is custom but the card still holds the demo's licence and consent."""
     params = params_mod.load(project / "params.yaml")
-    params = dataclasses.replace(params, data=dataclasses.replace(params.data, source="custom"))
+    data = dataclasses.replace(params.data, source="custom", csv="data/raw/mine/metadata.csv",
+                               videos="data/raw/mine/videos")
+    params = dataclasses.replace(params, data=data)
     return {}, params, ["still describe the synthetic demo", "card.licence", "card.consent"]
 
 
