@@ -16,7 +16,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from vidlab import __version__, paths
-from vidlab.errors import VidlabError
 
 log = logging.getLogger("vidlab")
 
@@ -72,15 +71,19 @@ def main(
 
 
 def _stage(func: F) -> F:
-    """Turn a VidlabError raised inside a command into `Error: ...` on stderr and exit code 2."""
+    """Run a command inside the error boundary (:mod:`vidlab.boundary`): every failure becomes
+    `Error: ...` on stderr and exit code 2 (130 on Ctrl-C), never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        from vidlab import boundary, fsutil
+
+        with boundary.guard(func.__name__.removesuffix("_cmd"),
+                            lambda text: typer.echo(text, err=True)):
+            # a stage killed while publishing its outputs left a journal: finish it first, so
+            # this command reads one run's outputs, never a mix
+            fsutil.finish_pending(paths.project_root())
             return func(*args, **kwargs)
-        except VidlabError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 

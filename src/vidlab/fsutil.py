@@ -49,8 +49,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; an output file is needed there. Move it or choose "
+                        "another path.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -79,8 +84,13 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
             f"Refusing to overwrite {out}: it holds files that vidlab did not write "
             f"(no {marker} in it). Choose an empty or new output folder."
         )
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file; an output folder is needed there. Move it or choose "
+                        "another path.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    clean_stale(out.parent, out.name)  # what a killed run left
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp",
+                                dir=out.parent))
     try:
         yield tmp
     except BaseException:
@@ -96,3 +106,177 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+# --- a stage's outputs as one set -------------------------------------------------------------
+
+JOURNAL_PREFIX = ".vidlab-publish-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(folder: Path, name: str) -> list[Path]:
+    """Remove what a killed writer of ``folder/name`` left: its staged ``.name.<pid>.*.tmp`` and
+    ``.name.old-<pid>`` siblings whose process is gone. Returns what was removed."""
+    removed = []
+    if not Path(folder).is_dir():
+        return removed
+    for path in Path(folder).iterdir():
+        rest = path.name[len(name) + 2:] if path.name.startswith(f".{name}.") else ""
+        pid_text = rest.split(".", 1)[0].removeprefix("old-")
+        if not rest or not pid_text.isdigit() or not (rest.endswith(".tmp")
+                                                       or rest.startswith("old-")):
+            continue
+        if int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
+def _replace(staged: Path | None, final: Path) -> None:
+    """Put ``staged`` at ``final`` (None: remove ``final``), whatever either is."""
+    old = None
+    if final.exists() or final.is_symlink():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        os.replace(final, old)
+    if staged is not None:
+        os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+
+
+def finish_publish(journal: Path) -> bool:
+    """Complete a publication a killed process left half done (its journal says what was
+    staged). Returns whether there was one."""
+    import json
+
+    journal = Path(journal)
+    try:
+        entries = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except ValueError:  # the journal itself was cut: nothing had been moved yet
+        journal.unlink()
+        return False
+    for entry in entries:
+        staged = Path(entry["staged"]) if entry["staged"] else None
+        final = Path(entry["final"])
+        if staged is None or staged.exists():
+            _replace(staged, final)
+    journal.unlink()
+    return True
+
+
+def finish_pending(root: Path, folders: Sequence[str] = ("data", "reports")) -> list[Path]:
+    """:func:`finish_publish` every journal under ``root``'s output folders (each command does
+    this first, so no command reads half of another's outputs)."""
+    done = []
+    for folder in folders:
+        base = Path(root) / folder
+        if not base.is_dir():
+            continue
+        for depth in ("", "*/", "*/*/"):
+            for journal in base.glob(f"{depth}{JOURNAL_PREFIX}*.json"):
+                if finish_publish(journal):
+                    done.append(journal)
+    return done
+
+
+class OutputSet:
+    """Stage every output of a stage, then publish them together.
+
+    ``folder()`` and ``file()`` hand out staging paths beside each final path; when the ``with``
+    block ends without an error, a journal listing them is written, then each is renamed into
+    place, then the journal goes. A process killed during the renames leaves the journal, and
+    :func:`finish_publish` (run by the next command) completes them. On an error nothing is
+    published and the staging paths are removed. ``remove()`` adds a final path to delete
+    with the set (a failed run's stale outputs)."""
+
+    def __init__(self, journal: Path) -> None:
+        self.journal = Path(journal)
+        self.entries: list[tuple[Path | None, Path]] = []
+
+    def __enter__(self) -> OutputSet:
+        finish_publish(self.journal)
+        return self
+
+    def _stage_path(self, final: Path) -> Path:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(final.parent, final.name)
+        return Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp",
+                                     dir=final.parent))
+
+    def folder(self, final: Path, *, marker: str) -> Path:
+        """A staging folder for ``final`` (refused when ``final`` is someone else's folder)."""
+        final = Path(final)
+        if final.exists() and not final.is_dir():
+            raise DataError(f"{final} is a file; an output folder is needed there. Move it or "
+                            "choose another path.")
+        if final.is_dir() and _foreign(final) and not (final / marker).exists():
+            raise DataError(f"Refusing to overwrite {final}: it holds files that vidlab did not "
+                            f"write (no {marker} in it). Choose an empty or new output folder.")
+        staged = self._stage_path(final)
+        for name in KEEP:  # DVC's .gitignore for outputs inside this folder stays
+            if (final / name).is_file():
+                shutil.copy2(final / name, staged / name)
+        self.entries.append((staged, final))
+        return staged
+
+    def file(self, final: Path) -> Path:
+        """A staging path to write ``final``'s content to."""
+        final = Path(final)
+        if final.is_dir():
+            raise DataError(f"{final} is a folder; an output file is needed there. Move it or "
+                            "choose another path.")
+        folder = self._stage_path(final)
+        self.entries.append((folder / final.name, final))
+        return folder / final.name
+
+    def text(self, final: Path, text: str) -> None:
+        self.file(final).write_text(text, encoding="utf-8", newline="\n")
+
+    def remove(self, final: Path) -> None:
+        self.entries.append((None, Path(final)))
+
+    def discard(self) -> None:
+        """Drop everything staged so far (the set will publish only what is added after)."""
+        self._drop(self.entries)
+        self.entries = []
+
+    @staticmethod
+    def _drop(entries: list[tuple[Path | None, Path]]) -> None:
+        for staged, final in entries:
+            if staged is not None:
+                top = staged if staged.parent == final.parent else staged.parent
+                shutil.rmtree(top, ignore_errors=True)
+
+    def __exit__(self, kind, exc, tb) -> None:
+        import json
+
+        if kind is not None:
+            self._drop(self.entries)
+            return
+        self.journal.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.journal, json.dumps(
+            [{"staged": str(s.resolve()) if s else None, "final": str(f.resolve())}
+             for s, f in self.entries]))
+        finish_publish(self.journal)
+        for staged, final in self.entries:  # a file's staging folder is empty now
+            if staged is not None and staged.parent != final.parent:
+                with contextlib.suppress(OSError):
+                    staged.parent.rmdir()

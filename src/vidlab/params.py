@@ -634,9 +634,17 @@ def load(path: str | Path = "params.yaml") -> Params:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw_bytes = path.read_bytes()
     except FileNotFoundError:
         raise ParamsError(f"No params file at {path}. Run vidlab from the project root.") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path} is a folder; --params needs the params.yaml file.") from None
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        found = ("UTF-16" if raw_bytes[:2] in (b"\xff\xfe", b"\xfe\xff") else "not UTF-8")
+        raise ParamsError(f"{path} is {found} text; vidlab reads params.yaml as UTF-8. Save it "
+                          "as UTF-8 (most editors: Save with Encoding > UTF-8).") from None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

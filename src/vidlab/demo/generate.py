@@ -26,7 +26,7 @@ from vidlab.demo import catalog
 from vidlab.demo.catalog import Recording
 from vidlab.demo.encode import AUDIO_RATE, write_video
 from vidlab.demo.scene import DOMAIN_STYLE, Scene, render
-from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text
+from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text, sha256_file
 from vidlab.params import DemoParams
 from vidlab.progress import track, worker_count
 
@@ -265,10 +265,12 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
                 _write_file(job, params, videos)
         atomic_write_text(tmp / "metadata.csv", csv_text(CSV_COLUMNS, plan.rows))
         key = {
-            "about": "Answer key of the faults planted in this synthetic dataset. For tests only: "
-            "no pipeline stage reads this file.",
+            "about": "Answer key of the faults planted in this synthetic dataset, and the sha256 "
+            "of every file written (ingest accepts the published demo key only for exactly "
+            "these files). No pipeline stage reads the faults.",
             "seed": seed,
             "faults": [{k: v for k, v in f.items() if k != "row"} for f in plan.faults],
+            "content": content_digests(tmp),
         }
         atomic_write_text(tmp / MARKER, json.dumps(key, indent=2, ensure_ascii=False) + "\n")
     summary = {
@@ -279,6 +281,18 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
     }
     log.info("demo: wrote %(files)d files, %(rows)d CSV rows, %(faults)d planted faults", summary)
     return summary
+
+
+def content_digests(folder: Path) -> dict[str, str]:
+    """sha256 of metadata.csv and of every entry under videos/ (a link or non-file by kind)."""
+    found = {}
+    for path in sorted([folder / "metadata.csv", *(folder / "videos").rglob("*")]):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink() or not path.is_file():
+            found[rel] = "link" if path.is_symlink() else "dir" if path.is_dir() else "other"
+        else:
+            found[rel] = sha256_file(path)
+    return found
 
 
 def skip(out: Path, *, reason: str) -> None:

@@ -74,19 +74,44 @@ def read_rows(path: Path) -> tuple[list[str], list[CsvRow]]:
         raise DataError(f"The metadata CSV {path} is empty. Expected a header line "
                         f"({', '.join(REQUIRED)}) and one row per video.")
     first = text.splitlines()[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    if delimiter == "\t":
+        raise DataError(f"The metadata CSV {path} is tab-delimited (its header has "
+                        f"{counts[chr(9)]} tabs and {counts[',']} commas); vidlab reads comma- "
+                        "or semicolon-separated files. Save it as CSV (comma-separated).")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [canonical_header(h) for h in next(reader)]
-    _check_header(path, header)
     rows = []
-    for cells in reader:
-        if not any(c.strip() for c in cells):
-            continue
-        padded = cells + [""] * (len(header) - len(cells))
-        rows.append(CsvRow(reader.line_num, dict(zip(header, padded, strict=False))))
+    try:
+        header = [canonical_header(h) for h in next(reader)]
+        _check_header(path, header)
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            padded = cells + [""] * (len(header) - len(cells))
+            rows.append(CsvRow(reader.line_num, dict(zip(header, padded, strict=False))))
+    except csv.Error as exc:
+        # csv counts the lines it consumed; a field that runs on is an unmatched quote
+        start = _quote_start(text, reader.line_num)
+        raise DataError(
+            f"The metadata CSV {path} cannot be read past line {start}: a field there opens a "
+            f"double quote (\") that is never closed, so everything after it reads as one "
+            f"field ({exc}). Remove the stray quote or close it, then run again.") from None
     if not rows:
         raise DataError(f"The metadata CSV {path} has a header but no rows. Add one row per video.")
     return header, rows
+
+
+def _quote_start(text: str, consumed: int) -> int:
+    """The line of the last row start before the reader failed: where the open quote is."""
+    lines = text.splitlines()
+    quotes = 0
+    start = 1
+    for number, line in enumerate(lines[:max(consumed, 1)], 1):
+        if quotes % 2 == 0:
+            start = number
+        quotes += line.count('"')
+    return start
 
 
 def _check_header(path: Path, header: list[str]) -> None:

@@ -227,7 +227,12 @@ def _copy_packets(src: Path, dst: Path, fmt: str, keep_audio: bool) -> dict:
 def deidentify_one(src: Path, dst_dir: Path, key: bytes, name: str, length: int,
                    keep_audio: bool) -> dict:
     """Hash, pseudonymise and remux one file (runs in a worker process)."""
-    content = sha256_file(src)
+    try:
+        content = sha256_file(src)
+    except OSError as exc:  # no permission, a read error of the disk: quarantined, not a crash
+        return {"status": "unreadable", "video_id": "",
+                "detail": f"The file cannot be read ({exc.strerror or type(exc).__name__}); "
+                          "check its permissions."}
     video_id = pseudonym(key, content, name, length)
     suffix = src.suffix.lower() if src.suffix.lower() in FORMATS else ".mp4"
     result = remux(src, dst_dir / f"{video_id}{suffix}", keep_audio=keep_audio)

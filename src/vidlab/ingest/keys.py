@@ -44,6 +44,45 @@ def load_key(source: str) -> bytes:
     return key
 
 
+def require_demo(csv_path: Path, videos: Path) -> None:
+    """Refuse the published demo key unless ``csv_path`` and ``videos`` are exactly the demo
+    that `vidlab demo` generated: recognised by content (every file's sha256 as its answer key
+    records them), not by ``data.source``, which a user can forget to change.
+
+    Raises:
+        DataError: when they are anything else.
+    """
+    from vidlab.demo.generate import MARKER, content_digests
+
+    folder = Path(csv_path).parent
+    why = ""
+    try:
+        recorded = json.loads((folder / MARKER).read_text(encoding="utf-8")).get("content")
+    except (OSError, ValueError):
+        recorded = None
+    if not recorded:
+        why = "they are not a folder `vidlab demo` wrote"
+    elif Path(csv_path).name != "metadata.csv" or \
+            Path(videos).resolve() != (folder / "videos").resolve():
+        why = "the CSV and the video folder are not the demo's pair"
+    else:
+        try:
+            found = content_digests(folder)
+        except OSError:
+            found = {}
+        if found != recorded:
+            changed = sorted(set(found) ^ set(recorded)) + sorted(
+                k for k in set(found) & set(recorded) if found[k] != recorded[k])
+            why = f"{len(changed)} file(s) differ from the generated demo"
+    if why:
+        raise DataError(
+            f"The published demo key de-identifies only vidlab's own generated demo, and "
+            f"{csv_path} with {videos} is not it ({why}). With the demo key anyone could "
+            "recompute every pseudonym of your files. Set data.source: custom in params.yaml "
+            f"(and data.csv, data.videos to your files): vidlab then makes a private key in "
+            f"{key_dir()}.")
+
+
 def _key_file() -> bytes:
     folder = key_dir()
     path = folder / KEY_FILE

@@ -128,7 +128,9 @@ def index_videos(root: Path, extensions: tuple[str, ...]) -> dict[str, Path]:
     """Video files under ``root`` by NFC-normalised POSIX path relative to root."""
     found = {}
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in extensions and (path.is_file() or path.is_symlink()):
+        # folders, devices, pipes and dangling links with a video name are indexed too: a row
+        # naming one gets its own reason (never opened), and they are not "files without a row"
+        if path.suffix.lower() in extensions and (path.is_symlink() or path.exists()):
             rel = unicodedata.normalize("NFC", path.relative_to(root).as_posix())
             found[rel] = path
     return found
@@ -147,8 +149,14 @@ def locate(name: str, root: Path, index: dict[str, Path],
     path = index.get(PurePosixPath(name).as_posix())
     if path is None:
         return None, "missing_file"
+    # the path comes back with a refusal too: the row names it (it is no orphan), but it is
+    # never opened
     if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
-        return None, "symlink_outside_data"
+        return path, "symlink_outside_data"
+    if path.is_symlink() and not path.exists():
+        return path, "dangling_link"
+    if not path.is_file():
+        return path, "not_a_file"
     return path, ""
 
 
@@ -165,6 +173,8 @@ DETAILS = {
     "unsupported_extension": "Only {extensions} files are read (ingest.extensions).",
     "missing_file": "No such file in the video folder.",
     "symlink_outside_data": "The file is a link to a place outside the video folder; refused.",
+    "dangling_link": "The file is a link that points to nothing.",
+    "not_a_file": "The name is a folder, device or pipe, not a video file; not opened.",
     "duplicate_row": "The same row appears earlier in the CSV; this copy was skipped.",
     "conflicting_rows": "Several rows name this file with different values; fix them to one.",
     "no_metadata_row": "A video file that no CSV row names.",

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import os
+import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text, csv_text, sha256_file
+from vidlab.fsutil import JOURNAL_PREFIX, OutputSet, clean_stale, csv_text, sha256_file
 from vidlab.ingest import deid, keys, leaks, rows
 from vidlab.ingest.csvread import read_rows
 from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
@@ -51,6 +52,14 @@ def check(params: Params, *, csv_path: Path, videos: Path) -> Checked:
                         "data.videos in params.yaml.")
     _, csv_rows = read_rows(csv_path)
     index = rows.index_videos(Path(videos), params.ingest.extensions)
+    if not index:
+        anything = any(Path(videos).iterdir())
+        raise DataError(
+            f"The video folder {videos} " + (
+                f"holds no file ending in {', '.join(params.ingest.extensions)} (looked in every "
+                "sub-folder too; ingest.extensions lists the endings read)" if anything else
+                "is empty") + f", while the CSV has {len(csv_rows)} row(s). Check data.videos "
+            "in params.yaml, or copy the videos there.")
     classes = params.base.classes
     records, problems, named = [], [], set()
     for row in csv_rows:
@@ -101,10 +110,17 @@ def _problem_row(item: rows.Problem) -> dict:
 def _pseudonymise_problems(problems: list[rows.Problem], key: bytes, length: int,
                            videos: Path) -> None:
     """Give quarantined entries whose file exists a video_id, so later stages can link them."""
+    inside = Path(videos).resolve()
     for item in problems:
-        if item.path is not None and item.path.exists() and not item.video_id:
-            name = item.path.relative_to(videos).as_posix()
-            item.video_id = deid.pseudonym(key, sha256_file(item.path), name, length)
+        path = item.path
+        if path is None or item.video_id or not path.is_file() \
+                or not path.resolve().is_relative_to(inside):
+            continue  # nothing to hash, or a link out of the folder that is never opened
+        try:
+            content = sha256_file(path)
+        except OSError:  # unreadable: the row keeps its line number, without a pseudonym
+            continue
+        item.video_id = deid.pseudonym(key, content, path.relative_to(videos).as_posix(), length)
 
 
 def fingerprint(metadata_csv_text: str) -> str:
@@ -134,6 +150,8 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
         DataError: on an unusable CSV or folder, no usable video, or a privacy leak.
     """
     key = key or keys.load_key(params.data.source)
+    if key == keys.DEMO_KEY:  # the key follows the data: only the generated demo gets it
+        keys.require_demo(Path(csv_path), Path(videos))
     if params.ingest.dates == "keep":
         log.warning("ingest.dates is 'keep': exact recording dates stay in the de-identified "
                     "data and are not leak-checked. Use 'quarter' or 'year' to share the data.")
@@ -144,7 +162,13 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
                    + r.path.suffix.lower() for r in checked.records}
         return {"dry_run": True, "mapping": mapping, **_counts(checked, [], checked.problems)}
     problems, meta_rows, mapping = list(checked.problems), [], {}
-    with atomic_dir(out / "videos", marker=VIDEOS_MARKER) as tmp_videos:
+    failure = None
+    out, reports = Path(out), Path(reports)
+    # every output is staged, then all are published together (fsutil.OutputSet): a run killed
+    # at any point leaves the previous run's outputs or this run's, never a mix
+    clean_stale(out, "ingest-check")
+    with OutputSet(out / f"{JOURNAL_PREFIX}ingest.json") as outputs:
+        tmp_videos = outputs.folder(out / "videos", marker=VIDEOS_MARKER)
         (tmp_videos / VIDEOS_MARKER).write_text("Written by `vidlab ingest`.\n")
         results = deidentify(checked.records, tmp_videos, key, params)
         for record, result in zip(checked.records, results, strict=True):
@@ -154,9 +178,6 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
             else:
                 problems.append(rows.Problem(record.line, "file", "", result["status"],
                                              result["detail"], record.path, result["video_id"]))
-        if not meta_rows:
-            raise DataError(f"No usable video: all {checked.n_rows} rows were quarantined. "
-                            f"See the reasons with --verbose or fix {csv_path} and {videos}.")
         _pseudonymise_problems(problems, key, length, Path(videos))
         problems.sort(key=lambda p: (p.line is None, p.line or 0, p.column, p.video_id))
         meta_text = csv_text(METADATA_COLUMNS, meta_rows)
@@ -164,32 +185,57 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
         counts = _counts(checked, meta_rows, problems) | {
             # copies a packet remux could not make faithfully: re-encoded losslessly (FFV1)
             "lossless_copies": sum(r.get("method") == "lossless" for r in results),
-            "dataset_fingerprint": fingerprint(meta_text)}
-        staged = tmp_videos.parent / f".{tmp_videos.name}.tables"
-        staged.mkdir()
-        try:
-            (staged / "metadata.csv").write_text(meta_text, encoding="utf-8")
-            (staged / "quarantine_ingest.csv").write_text(quarantine_text, encoding="utf-8")
-            (staged / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
-            keep_dates = params.ingest.dates == "keep"
-            terms = leaks.forbidden_terms(checked.csv_rows, check_dates=not keep_dates)
-            outputs = {"data/interim/videos": tmp_videos} | {
-                f"data/interim/{name}": staged / name
-                for name in ("metadata.csv", "quarantine_ingest.csv")
-            } | {"reports/deidentify/ingest.json": staged / "ingest.json"}
-            report = leaks.verify(outputs, terms)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
-        _write_reports(reports, counts, report)
-        if not report["ok"]:
-            raise DataError(f"De-identification check failed: {len(report['leaks'])} leak(s) and "
-                            f"{len(report['metadata_violations'])} metadata violation(s). Nothing "
-                            f"was published; see {reports / 'verification.json'}.")
-    atomic_write_text(out / "metadata.csv", meta_text)
-    atomic_write_text(out / "quarantine_ingest.csv", quarantine_text)
+            "dataset_fingerprint": fingerprint(meta_text) if meta_rows else None}
+        quarantine_file = out / "quarantine_ingest.csv"
+        if not meta_rows:  # publish the reasons, and nothing that could pass for data
+            report = {"ok": False, "published": False, "reason": "no usable video"}
+            outputs.text(quarantine_file, quarantine_text)
+            outputs.remove(out / "videos")
+            outputs.remove(out / "metadata.csv")
+            failure = (f"No usable video: all {checked.n_rows} rows were quarantined "
+                       f"({_reasons(counts)}). The reason for each row, by its line in "
+                       f"{csv_path}, is in {quarantine_file}.")
+        else:
+            tables = {}
+            for name, text in (("metadata.csv", meta_text),
+                               ("quarantine_ingest.csv", quarantine_text)):
+                tables[name] = outputs.file(out / name)
+                tables[name].write_text(text, encoding="utf-8", newline="\n")
+            report = _leak_check(checked, params, counts, tmp_videos, tables, out)
+            if not report["ok"]:
+                outputs.discard()
+                outputs.remove(out / "videos")
+                outputs.remove(out / "metadata.csv")
+                outputs.remove(quarantine_file)
+                failure = (f"De-identification check failed: {len(report['leaks'])} leak(s) and "
+                           f"{len(report['metadata_violations'])} metadata violation(s). Nothing "
+                           f"was published; see {reports / 'verification.json'}.")
+        folder = outputs.folder(reports, marker="verification.json")
+        (folder / "verification.json").write_text(json.dumps(report, indent=2) + "\n")
+        (folder / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
+    if failure:
+        raise DataError(failure)
     counts["mapping_file"] = str(_write_mapping(params, key, csv_path, mapping, checked))
     _log_summary(counts, out)
     return counts
+
+
+def _leak_check(checked: Checked, params: Params, counts: dict, videos: Path,
+                tables: dict[str, Path], out: Path) -> dict:
+    """leaks.verify on the staged outputs (and ingest.json as it will be written)."""
+    terms = leaks.forbidden_terms(checked.csv_rows, check_dates=params.ingest.dates != "keep")
+    with tempfile.TemporaryDirectory(prefix=f".ingest-check.{os.getpid()}.", suffix=".tmp",
+                                     dir=out) as tmp:
+        counts_file = Path(tmp) / "ingest.json"
+        counts_file.write_text(json.dumps(counts, indent=2) + "\n")
+        staged = {"data/interim/videos": videos,
+                  "reports/deidentify/ingest.json": counts_file} | {
+            f"data/interim/{name}": path for name, path in tables.items()}
+        return leaks.verify(staged, terms)
+
+
+def _reasons(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts["problems_by_reason"].items())
 
 
 def _counts(checked: Checked, meta_rows: list[dict], problems: list[rows.Problem]) -> dict:
@@ -203,12 +249,6 @@ def _counts(checked: Checked, meta_rows: list[dict], problems: list[rows.Problem
         "files_without_rows": reasons.get("no_metadata_row", 0),
         "labels_normalised": sum("label_normalised" in r.notes for r in checked.records),
     }
-
-
-def _write_reports(reports: Path, counts: dict, report: dict) -> None:
-    with atomic_dir(reports, marker="verification.json") as tmp:
-        atomic_write_text(tmp / "verification.json", json.dumps(report, indent=2) + "\n")
-        atomic_write_text(tmp / "ingest.json", json.dumps(counts, indent=2) + "\n")
 
 
 def _write_mapping(params: Params, key: bytes, csv_path: Path, mapping: dict,

@@ -1,0 +1,287 @@
+"""Hostile input: broken files, hostile names, messy CSVs and wrong files given to each command.
+
+Every case runs the real `vidlab` command in a subprocess, as a user would, and asserts: no
+traceback, exit code 0 or 2 (130 after Ctrl-C), the originals byte-identical, nothing created
+outside the output folders and the key folder, and no original name in any output or message.
+Cases with unreadable files run once more without root's read override (``setpriv`` drops
+CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH), as a normal user would meet them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from vidlab.demo.encode import write_video
+
+VIDLAB = str(Path(sys.executable).parent / "vidlab")
+UNPRIVILEGED = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search", "--"]
+# Names a researcher's files really have: a child's name, a date, spaces, accents, shell-hostile
+# characters. None of them may reach a message or an output.
+GOOD_NAMES = ["Zoë Ångström 2024-03-05.mp4", "ben_okafor_walks.MOV", "-rf --no-preserve.mp4",
+              "it's \"Mila\" (take 2).mp4", "Léa;rm -rf ~.mp4", "child 12 | Noah.mp4"]
+SECRETS = ["Zoë", "Ångström", "okafor", "Mila", "Léa", "Noah", "2024-03-05"]
+
+
+def _video(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    frames = [np.clip(rng.normal(120, 40, (48, 64, 3)) + 4 * i, 0, 255).astype(np.uint8)
+              for i in range(20)]
+    write_video(path, frames, fps=10, crf=18)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """sha256 (or kind) of everything under ``root``, links not followed."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            out[rel] = "link:" + os.readlink(path)
+        elif path.is_file():
+            try:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except PermissionError:
+                out[rel] = "unreadable"
+        elif path.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = "special"
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder with params for custom data in raw/, and good videos with real names."""
+    root = tmp_path / "project"
+    (root / "raw" / "videos").mkdir(parents=True)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(source="custom", csv="raw/metadata.csv", videos="raw/videos")
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for k, name in enumerate(GOOD_NAMES):
+        _video(root / "raw" / "videos" / name, k)
+    return root
+
+
+def _csv(root: Path, names: list[str], extra: str = "") -> Path:
+    lines = ["filename,child_age,milestone_id,label,child_id"]
+    for k, name in enumerate(names):
+        quoted = '"' + name.replace('"', '""') + '"'
+        lines.append(f"{quoted},{12 + k},M_12M_001,{('achieved', 'not_achieved')[k % 2]},"
+                     f"Zoë-{k % 3}")
+    path = root / "raw" / "metadata.csv"
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def vidlab(root: Path, *args: str, unprivileged: bool = False,
+           expect: tuple[int, ...] = (0, 2)) -> tuple[int, str]:
+    """Run `vidlab` in ``root``; assert its exit code and that it printed no traceback."""
+    env = os.environ | {"VIDLAB_KEY_DIR": str(root.parent / "keys"), "COLUMNS": "200"}
+    cmd = [*(UNPRIVILEGED if unprivileged else []), VIDLAB, *args]
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    text = done.stdout + done.stderr
+    assert done.returncode in expect, (done.returncode, text)
+    assert "Traceback" not in text and 'File "' not in text, text
+    return done.returncode, text
+
+
+def assert_private(root: Path, text: str) -> None:
+    """No original name in ``text`` nor in anything vidlab wrote (the key folder aside)."""
+    for secret in SECRETS:
+        assert secret not in text, (secret, text)
+    for folder in (root / "out", root / "reports", root / ".vidlab"):
+        for path in folder.rglob("*") if folder.exists() else []:
+            assert not any(s in path.name for s in SECRETS), path
+            if path.is_file() and path.suffix not in (".mp4", ".mkv", ".mov"):
+                data = path.read_text(encoding="utf-8", errors="replace")
+                for secret in SECRETS:
+                    assert secret not in data, (path, secret)
+
+
+def ingest(root: Path, **kw) -> tuple[int, str]:
+    return vidlab(root, "ingest", "--out", "out", "--reports", "reports", **kw)
+
+
+# --- broken files in the video folder and in the CSV ---------------------------------------------
+
+
+def _plant_broken_files(root: Path) -> list[str]:
+    """Every kind of bad file a folder of real recordings holds; returns the names the CSV gets."""
+    videos = root / "raw" / "videos"
+    (videos / "Zoë dangling.mp4").symlink_to(root / "nowhere.mp4")
+    (videos / "Mila screenshot.mp4").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(4000))
+    (videos / "Noah empty.mp4").write_bytes(b"")
+    (videos / "Léa folder.mp4").mkdir()
+    (videos / "Zoë device.mp4").symlink_to("/dev/null")
+    (videos / "ben_okafor half.mp4").write_bytes((videos / GOOD_NAMES[0]).read_bytes()[:3000])
+    unreadable = videos / "Noah locked.mp4"
+    shutil.copy(videos / GOOD_NAMES[1], unreadable)
+    unreadable.chmod(0)
+    orphan_locked = videos / "Mila no row, locked.mp4"  # named by no row, and unreadable
+    shutil.copy(videos / GOOD_NAMES[2], orphan_locked)
+    orphan_locked.chmod(0)
+    return ["Zoë dangling.mp4", "Mila screenshot.mp4", "Noah empty.mp4", "Léa folder.mp4",
+            "Zoë device.mp4", "ben_okafor half.mp4", "Noah locked.mp4"]
+
+
+@pytest.mark.parametrize("unprivileged", [False, True], ids=["root", "user"])
+def test_broken_files_are_quarantined_with_reasons(project: Path, unprivileged: bool) -> None:
+    if unprivileged and shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    bad = _plant_broken_files(project)
+    _csv(project, GOOD_NAMES + bad)
+    raw_before, around_before = _tree(project / "raw"), sorted(p.name for p in project.iterdir())
+    rc, text = ingest(project, unprivileged=unprivileged)
+    assert rc == 0, text
+    assert _tree(project / "raw") == raw_before  # originals untouched, modes included
+    assert sorted(p.name for p in project.iterdir()) == sorted({*around_before, "out",
+                                                                "reports"})
+    quarantine = (project / "out" / "quarantine_ingest.csv").read_text()
+    counts = json.loads((project / "reports" / "ingest.json").read_text())
+    locked_readable = not unprivileged  # root reads a mode-000 file; a normal user cannot
+    assert counts["usable_videos"] == len(GOOD_NAMES) + locked_readable
+    lines = quarantine.strip().splitlines()[1:]
+    reasons = [line.split(",")[5] for line in lines]
+    # every bad file, and the file without a row
+    assert len(reasons) == len(bad) + 1 - locked_readable, quarantine
+    for reason in reasons:
+        assert reason and reason != "error", quarantine
+    assert_private(project, text)
+
+
+# --- messy CSVs ---------------------------------------------------------------------------------
+
+
+def test_a_stray_quote_in_a_large_csv_is_a_clear_error(project: Path) -> None:
+    path = _csv(project, GOOD_NAMES)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('"unterminated,12,M_12M_001,achieved,x\n')
+        for k in range(5000):
+            handle.write(f"row{k}.mp4,12,M_12M_001,achieved,c{k}\n")
+    rc, text = ingest(project)
+    assert rc == 2 and "quote" in text.lower() and "line" in text, text
+    assert not (project / "out").exists()
+    assert_private(project, text)
+
+
+def test_a_tab_delimited_csv_names_the_delimiter(project: Path) -> None:
+    path = project / "raw" / "metadata.csv"
+    rows = ["filename\tchild_age\tmilestone_id\tlabel"] + [
+        f"{name}\t12\tM_12M_001\tachieved" for name in GOOD_NAMES]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rc, text = ingest(project)
+    assert rc == 2 and "tab" in text.lower(), text
+    assert_private(project, text)
+
+
+def test_every_row_bad_still_writes_the_reasons(project: Path) -> None:
+    _csv(project, ["absent one.mp4", "absent two.mp4"])
+    for path in (project / "raw" / "videos").iterdir():
+        path.unlink()
+    (project / "raw" / "videos" / "Zoë not a video.mp4").write_bytes(b"hello" * 100)
+    rc, text = ingest(project)
+    assert rc == 2 and "No usable video" in text
+    assert "missing_file 2" in text, text  # the reasons, counted, on the terminal
+    reasons = (project / "out" / "quarantine_ingest.csv").read_text()
+    assert reasons.count("missing_file") == 2 and "no_metadata_row" in reasons
+    assert not (project / "out" / "metadata.csv").exists()
+    assert_private(project, text)
+
+
+def test_an_empty_video_folder_is_named_as_such(project: Path) -> None:
+    _csv(project, GOOD_NAMES)
+    for path in (project / "raw" / "videos").iterdir():
+        path.unlink()
+    rc, text = ingest(project)
+    assert rc == 2 and "is empty" in text, text
+
+
+# --- wrong files and paths given to each command ------------------------------------------------
+
+
+def test_params_saved_as_utf16_is_a_clear_error(project: Path) -> None:
+    text = (project / "params.yaml").read_text(encoding="utf-8")
+    (project / "params.yaml").write_bytes(text.encode("utf-16"))
+    rc, said = vidlab(project, "params")
+    assert rc == 2 and "UTF-8" in said, said
+
+
+@pytest.mark.parametrize("option", ["--out", "--reports"])
+def test_an_output_path_that_is_a_file_is_refused(project: Path, option: str) -> None:
+    _csv(project, GOOD_NAMES)
+    (project / "taken").write_text("my notes")
+    args = {"--out": "out", "--reports": "reports"} | {option: "taken"}
+    rc, text = vidlab(project, "ingest", *[x for kv in args.items() for x in kv])
+    assert rc == 2 and "taken" in text, text
+    assert (project / "taken").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("command", [
+    ["probe", "--metadata", "raw/metadata.csv", "--videos", "raw/videos", "--manifest",
+     "m.parquet", "--normalized", "norm", "--reports", "rp"],
+    ["probe", "--metadata", "empty.csv", "--videos", "raw/videos", "--manifest", "m.parquet",
+     "--normalized", "norm", "--reports", "rp"],
+    ["validate", "--metadata", "raw/metadata.csv", "--manifest", "raw/metadata.csv"],
+    ["validate", "--suites", "no-such-suites"],
+    ["dedup", "--manifest", "raw/metadata.csv", "--out", "d.json", "--reports", "rd"],
+    ["split", "--metadata", "raw/metadata.csv", "--manifest", "raw/metadata.csv"],
+    ["report", "--metadata", "raw/metadata.csv", "--out", "rs"],
+])
+def test_wrong_inputs_are_named_not_tracebacks(project: Path, command: list[str]) -> None:
+    _csv(project, GOOD_NAMES)
+    (project / "empty.csv").write_text("")
+    before = _tree(project / "raw")
+    rc, text = vidlab(project, *command)
+    assert rc == 2, text
+    assert _tree(project / "raw") == before
+    assert_private(project, text)
+
+
+# --- the key follows the data -------------------------------------------------------------------
+
+
+def test_the_demo_key_is_refused_on_files_that_are_not_the_demo(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["data"].update(source="demo", csv="data/raw/demo/metadata.csv",
+                          videos="data/raw/demo/videos")
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _csv(project, GOOD_NAMES)
+    rc, text = vidlab(project, "ingest", "--csv", "raw/metadata.csv", "--videos", "raw/videos",
+                      "--out", "out", "--reports", "reports")
+    assert rc == 2 and "demo key" in text and "data.source: custom" in text, text
+    assert not (project / "out").exists()
+    assert not (project.parent / "keys" / "mappings").exists()
+
+
+# --- unexpected errors: a log file, no traceback, no name ---------------------------------------
+
+
+def test_an_unexpected_error_leaves_a_scrubbed_log(project: Path) -> None:
+    from vidlab import boundary
+
+    boundary.register_names(["Zoë Ångström 2024-03-05.mp4", "Zoë"])
+    try:
+        raise ValueError("cannot parse Zoë Ångström 2024-03-05.mp4")
+    except ValueError as exc:
+        said = []
+        with pytest.raises(SystemExit) as stopped:
+            with boundary.guard("probe", said.append):
+                raise RuntimeError("bad state near Zoë") from exc
+    assert stopped.value.code == 2
+    assert "bug in vidlab" in said[0] and "Zoë" not in said[0]
+    log = Path(said[0].split("The traceback is in ")[1].split(" (")[0])
+    text = log.read_text()
+    assert "RuntimeError" in text and "ValueError" in text and "Zoë" not in text
+    assert "<file 1>" in text
+    log.unlink()
