@@ -285,3 +285,21 @@ def test_an_unexpected_error_leaves_a_scrubbed_log(project: Path) -> None:
     assert "RuntimeError" in text and "ValueError" in text and "Zoë" not in text
     assert "<file 1>" in text
     log.unlink()
+
+
+def test_validate_prints_its_own_summary_in_few_lines(project: Path) -> None:
+    """Great Expectations' own INFO chatter (200+ lines) stays out; validate says its piece."""
+    _csv(project, GOOD_NAMES)
+    ingest(project)
+    vidlab(project, "probe", "--metadata", "out/metadata.csv", "--videos", "out/videos",
+           "--manifest", "out/manifest.parquet", "--normalized", "out/normalized",
+           "--reports", "reports/probe")
+    shutil.copytree(ROOT / "expectations", project / "expectations")
+    rc, text = vidlab(project, "validate", "--metadata", "out/metadata.csv", "--manifest",
+                      "out/manifest.parquet", "--ingest-quarantine", "out/quarantine_ingest.csv",
+                      "--ingest-report", "reports/ingest.json", "--suites", "expectations",
+                      "--quarantine", "out/quarantine.csv", "--reports", "reports/validation")
+    # six videos are fewer than the suites' minimum row count: its own message either way
+    assert text.startswith(("validate:", "Error: Validation stopped")), text
+    assert len(text.strip().splitlines()) <= 20, text
+    assert_private(project, text)

@@ -144,7 +144,8 @@ def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
          "--clips", str(setup["clips"]), "--out", str(project / "out")],
         cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Starting with 2 processes" in done.stdout + done.stderr
+    # Lightning's own "Starting with 2 processes" is INFO from a library: the CLI keeps those
+    # quiet unless --verbose; world_size and both ranks' sample counts prove the launch
     metrics = json.loads((project / "out" / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     per_rank = metrics["train_samples_per_rank"]

@@ -66,7 +66,15 @@ def main(
     from vidlab import progress
 
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # vidlab's own INFO lines; libraries (Great Expectations alone logs 200 INFO lines on
+    # import) only from WARNING up, unless --verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("vidlab").setLevel(level)
+    if not verbose:  # libraries that set their own loggers' levels still stay quiet
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: record.levelno >= logging.WARNING
+                              or record.name.split(".")[0] == "vidlab")
     progress.set_quiet(quiet)
 
 
@@ -142,12 +150,14 @@ def ingest(
     params_file: ParamsOption = paths.PARAMS_FILE,
 ) -> None:
     """Read the metadata CSV, quarantine bad rows, de-identify every video and verify no leak."""
+    from vidlab import boundary
     from vidlab import params as params_mod
     from vidlab.ingest import stage
 
     loaded = params_mod.load(params_file)
     csv_path = csv or Path(loaded.data.csv)
     video_dir = videos or Path(loaded.data.videos)
+    boundary.register_folder(video_dir)  # no original name in any message or log from here on
     counts = stage.run(loaded, csv_path=csv_path, videos=video_dir, out=out, reports=reports,
                        dry_run=dry_run)
     if dry_run:
