@@ -303,3 +303,77 @@ def test_validate_prints_its_own_summary_in_few_lines(project: Path) -> None:
     assert text.startswith(("validate:", "Error: Validation stopped")), text
     assert len(text.strip().splitlines()) <= 20, text
     assert_private(project, text)
+
+
+# --- interrupted runs ---------------------------------------------------------------------------
+
+
+def _one_run(root: Path) -> int:
+    """Assert ingest's outputs all describe one run (its counts, rows and copies agree) and that
+    no temporary is left; returns that run's usable videos (0: no outputs)."""
+    counts_file = root / "reports" / "ingest.json"
+    leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp") or ".old-" in p.name
+                 or p.name.startswith(".vidlab-publish-")]
+    assert not leftovers, leftovers
+    if not counts_file.exists():
+        assert not (root / "out" / "metadata.csv").exists()
+        return 0
+    usable = json.loads(counts_file.read_text())["usable_videos"]
+    rows = (root / "out" / "metadata.csv").read_text().strip().splitlines()[1:]
+    copies = [p for p in (root / "out" / "videos").iterdir() if not p.name.startswith(".")
+              and p.name != "README.txt" and p.suffix in (".mp4", ".mov", ".mkv")]
+    assert usable == len(rows) == len(copies), (usable, len(rows), len(copies))
+    return usable
+
+
+@pytest.mark.parametrize("after_s", [0.3, 1.0, 2.0, 3.5])
+def test_ingest_killed_at_any_point_leaves_one_run(project: Path, after_s: float) -> None:
+    import signal
+    import time
+
+    _csv(project, GOOD_NAMES[:3])
+    ingest(project)
+    assert _one_run(project) == 3
+    _csv(project, GOOD_NAMES)  # the next run has six
+    env = os.environ | {"VIDLAB_KEY_DIR": str(project.parent / "keys")}
+    started = subprocess.Popen([VIDLAB, "ingest", "--out", "out", "--reports", "reports"],
+                               cwd=project, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(after_s)
+    with contextlib_suppress():
+        os.killpg(started.pid, signal.SIGKILL)
+    started.wait(timeout=60)
+    vidlab(project, "params")  # any command first completes a publication a kill cut short
+    assert _one_run(project) in (3, 6)
+    ingest(project)
+    assert _one_run(project) == 6
+
+
+def contextlib_suppress():
+    import contextlib
+
+    return contextlib.suppress(ProcessLookupError)
+
+
+def test_ctrl_c_stops_quietly_and_keeps_the_previous_outputs(project: Path) -> None:
+    import signal
+    import time
+
+    _csv(project, GOOD_NAMES[:3])
+    ingest(project)
+    _csv(project, GOOD_NAMES)
+    env = os.environ | {"VIDLAB_KEY_DIR": str(project.parent / "keys")}
+    started = subprocess.Popen([VIDLAB, "ingest", "--out", "out", "--reports", "reports"],
+                               cwd=project, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(1.5)
+    os.killpg(started.pid, signal.SIGINT)  # what a terminal sends the whole process group
+    out, err = started.communicate(timeout=120)
+    text = out + err
+    if started.returncode == 0:  # it had finished: nothing to interrupt on a fast machine
+        assert _one_run(project) == 6
+        return
+    assert started.returncode == 130, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    assert "Interrupted" in text
+    assert _one_run(project) == 3
