@@ -815,8 +815,10 @@ def _commit_lines(inputs: Inputs, dataset: str | None, processed: str | None) ->
     by_commit = {c: [name for name, sha in runs.items() if sha == c] for c in produced}
     listed = "; ".join(f"`{c}` ({', '.join(names)})" for c, names in by_commit.items())
     return [f"- **Git commit of the models and metrics** (their MLflow runs): {listed}",
-            f"- **Git commit of this card**: {own}; the stages DVC did not rerun kept the "
-            "outputs made at the commit above"]
+            f"- **Git commit of this card**: {own}. The runs of this data were made at more "
+            "than one commit (a stage DVC did not rerun keeps the outputs of the commit it ran "
+            "at, and a commit made while `dvc repro` ran splits one pipeline run); the "
+            "fingerprints above say the data is the same"]
 
 
 def _version(inputs: Inputs) -> list[str]:
