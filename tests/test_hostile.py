@@ -244,6 +244,7 @@ def test_wrong_inputs_are_named_not_tracebacks(project: Path, command: list[str]
     before = _tree(project / "raw")
     rc, text = vidlab(project, *command)
     assert rc == 2, text
+    assert "bug in vidlab" not in text, text  # a wrong input is the user's to fix: say how
     assert _tree(project / "raw") == before
     assert_private(project, text)
 

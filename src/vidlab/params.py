@@ -280,7 +280,8 @@ class ValidateParams:
     max_fps: float = field(default=120.0, metadata=_spec(low=0.0, high=1000))
     min_side: int = field(default=64, metadata=_spec(low=1, high=100_000))
     max_side: int = field(default=7680, metadata=_spec(low=1, high=100_000))
-    allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg")
+    allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg",
+                                       "ffv1")  # ffv1: the lossless copies ingest makes
 
     def __post_init__(self) -> None:
         for low, high in (("min_class_fraction", "max_class_fraction"),

@@ -81,12 +81,23 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
     """Probe every video the de-identified metadata lists; returns the summary counts."""
     if not Path(metadata_csv).is_file():
         raise DataError(f"The metadata CSV {metadata_csv} does not exist. Run `vidlab ingest`.")
-    meta = pd.read_csv(metadata_csv, dtype=str, keep_default_na=False)
+    try:
+        meta = pd.read_csv(metadata_csv, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{metadata_csv} is not the de-identified metadata `vidlab ingest` "
+                        f"writes ({exc}). Point --metadata at data/interim/metadata.csv, or "
+                        "rerun `vidlab ingest`.") from None
+    # checked before any video is opened: a raw CSV here would decode the originals for nothing
+    lacking = [c for c in ("video_id", "filename", "sha256") if c not in meta.columns]
+    if lacking:
+        raise DataError(f"{metadata_csv} lacks the column(s) {', '.join(lacking)}: it is not the "
+                        "de-identified metadata `vidlab ingest` writes (a raw CSV?). Point "
+                        "--metadata at data/interim/metadata.csv.")
     paths = [Path(videos) / name for name in meta["filename"]]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise DataError(f"{len(missing)} video(s) listed in {metadata_csv} are not in {videos} "
-                        f"(first: {missing[0]}). Rerun `vidlab ingest`.")
+                        f"(first: {missing[0]}, a pseudonym). Rerun `vidlab ingest`.")
     limits = limits_of(params)
     rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
                      timeout_s=params.probe.timeout_s)
