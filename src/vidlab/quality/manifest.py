@@ -88,7 +88,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
                         f"writes ({exc}). Point --metadata at data/interim/metadata.csv, or "
                         "rerun `vidlab ingest`.") from None
     # checked before any video is opened: a raw CSV here would decode the originals for nothing
-    lacking = [c for c in ("video_id", "filename", "sha256") if c not in meta.columns]
+    lacking = [c for c in ("video_id", "filename") if c not in meta.columns]
     if lacking:
         raise DataError(f"{metadata_csv} lacks the column(s) {', '.join(lacking)}: it is not the "
                         "de-identified metadata `vidlab ingest` writes (a raw CSV?). Point "
