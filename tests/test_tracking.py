@@ -240,12 +240,10 @@ def test_standard_tags(tmp_path: Path) -> None:
         "vidlab.processed_fingerprint"] == "pd-1"
 
 
-def test_data_version_is_ingest_fingerprint_of_the_metadata(tmp_path: Path) -> None:
-    from vidlab.ingest.stage import fingerprint
-
+def test_data_version_is_the_fingerprint_of_the_metadata(tmp_path: Path) -> None:
     metadata = tmp_path / "metadata.csv"
     metadata.write_text("video_id,sha256\na,0f\n")
-    assert tracking.data_version_of(metadata) == fingerprint(metadata.read_text())
+    assert tracking.data_version_of(metadata) == tracking.data_version(metadata.read_text())
     assert tracking.data_version_of(metadata).startswith("fp-")
     assert tracking.data_version_of(tmp_path / "absent.csv") is None
 

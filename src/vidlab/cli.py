@@ -188,12 +188,12 @@ def report(
     """Write the dataset summary: distributions, cross-tabs, ASCII bars, JSON, Markdown, charts."""
     from vidlab import params as params_mod
     from vidlab.analytics import report as report_mod
-    from vidlab.ingest.stage import fingerprint
+    from vidlab.tracking import data_version_of
 
     loaded = params_mod.load(params_file)
-    text = metadata.read_text(encoding="utf-8") if metadata.is_file() else ""
     summary = report_mod.run(params=loaded, metadata_csv=metadata, quarantine_csv=quarantine,
-                             out=out, fingerprint=fingerprint(text), duplicates_json=duplicates)
+                             out=out, fingerprint=data_version_of(metadata) or "",
+                             duplicates_json=duplicates)
     typer.echo(f"report: {summary['total_videos']} videos summarised -> {out}")
 
 

@@ -79,14 +79,7 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
         DataError: when ``out`` exists, is not empty and is not vidlab's own output.
     """
     out = Path(out)
-    if out.exists() and _foreign(out) and not (out / marker).exists():
-        raise DataError(
-            f"Refusing to overwrite {out}: it holds files that vidlab did not write "
-            f"(no {marker} in it). Choose an empty or new output folder."
-        )
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out} is a file; an output folder is needed there. Move it or choose "
-                        "another path.")
+    _check_output_folder(out, marker)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out.parent, out.name)  # what a killed run left
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".tmp",
@@ -96,16 +89,22 @@ def atomic_dir(out: Path, *, marker: str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if out.exists():
-        for name in KEEP:  # DVC's .gitignore for outputs inside this folder stays
-            if (out / name).exists() and not (tmp / name).exists():
-                shutil.copy2(out / name, tmp / name)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    for name in KEEP:  # DVC's .gitignore for outputs inside this folder stays
+        if (out / name).exists() and not (tmp / name).exists():
+            shutil.copy2(out / name, tmp / name)
+    _replace(tmp, out)
+
+
+def _check_output_folder(out: Path, marker: str) -> None:
+    """Refuse an output folder path that holds a file, or a folder vidlab did not write."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} is a file; an output folder is needed there. Move it or choose "
+                        "another path.")
+    if out.is_dir() and _foreign(out) and not (out / marker).exists():
+        raise DataError(
+            f"Refusing to overwrite {out}: it holds files that vidlab did not write "
+            f"(no {marker} in it). Choose an empty or new output folder."
+        )
 
 
 # --- a stage's outputs as one set -------------------------------------------------------------
@@ -137,13 +136,18 @@ def clean_stale(folder: Path, name: str) -> list[Path]:
             continue
         if int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        _remove(path)
         removed.append(path)
     return removed
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or folder tree; nothing there is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def _replace(staged: Path | None, final: Path) -> None:
@@ -151,13 +155,12 @@ def _replace(staged: Path | None, final: Path) -> None:
     old = None
     if final.exists() or final.is_symlink():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        _remove(old)
         os.replace(final, old)
     if staged is not None:
         os.replace(staged, final)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        _remove(old)
 
 
 def finish_publish(journal: Path) -> bool:
@@ -215,22 +218,18 @@ class OutputSet:
         finish_publish(self.journal)
         return self
 
-    def _stage_path(self, final: Path) -> Path:
+    def _prepare(self, final: Path) -> str:
+        """Make ``final``'s folder, clear what a killed writer left there; the staging prefix."""
         final.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(final.parent, final.name)
-        return Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp",
-                                     dir=final.parent))
+        return f".{final.name}.{os.getpid()}."
 
     def folder(self, final: Path, *, marker: str) -> Path:
         """A staging folder for ``final`` (refused when ``final`` is someone else's folder)."""
         final = Path(final)
-        if final.exists() and not final.is_dir():
-            raise DataError(f"{final} is a file; an output folder is needed there. Move it or "
-                            "choose another path.")
-        if final.is_dir() and _foreign(final) and not (final / marker).exists():
-            raise DataError(f"Refusing to overwrite {final}: it holds files that vidlab did not "
-                            f"write (no {marker} in it). Choose an empty or new output folder.")
-        staged = self._stage_path(final)
+        _check_output_folder(final, marker)
+        staged = Path(tempfile.mkdtemp(prefix=self._prepare(final), suffix=".tmp",
+                                       dir=final.parent))
         for name in KEEP:  # DVC's .gitignore for outputs inside this folder stays
             if (final / name).is_file():
                 shutil.copy2(final / name, staged / name)
@@ -238,14 +237,16 @@ class OutputSet:
         return staged
 
     def file(self, final: Path) -> Path:
-        """A staging path to write ``final``'s content to."""
+        """A staging path (an empty file beside ``final``) to write ``final``'s content to."""
         final = Path(final)
         if final.is_dir():
             raise DataError(f"{final} is a folder; an output file is needed there. Move it or "
                             "choose another path.")
-        folder = self._stage_path(final)
-        self.entries.append((folder / final.name, final))
-        return folder / final.name
+        fd, staged = tempfile.mkstemp(prefix=self._prepare(final), suffix=".tmp",
+                                      dir=final.parent)
+        os.close(fd)
+        self.entries.append((Path(staged), final))
+        return Path(staged)
 
     def text(self, final: Path, text: str) -> None:
         self.file(final).write_text(text, encoding="utf-8", newline="\n")
@@ -253,30 +254,22 @@ class OutputSet:
     def remove(self, final: Path) -> None:
         self.entries.append((None, Path(final)))
 
-    def discard(self) -> None:
-        """Drop everything staged so far (the set will publish only what is added after)."""
-        self._drop(self.entries)
-        self.entries = []
-
-    @staticmethod
-    def _drop(entries: list[tuple[Path | None, Path]]) -> None:
-        for staged, final in entries:
-            if staged is not None:
-                top = staged if staged.parent == final.parent else staged.parent
-                shutil.rmtree(top, ignore_errors=True)
+    def discard(self, *, keep: Sequence[Path] = ()) -> None:
+        """Drop everything staged so far but the finals in ``keep``."""
+        kept = {Path(k) for k in keep}
+        for staged, final in self.entries:
+            if staged is not None and final not in kept:
+                _remove(staged)
+        self.entries = [(s, f) for s, f in self.entries if f in kept]
 
     def __exit__(self, kind, exc, tb) -> None:
         import json
 
         if kind is not None:
-            self._drop(self.entries)
+            self.discard()
             return
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.journal, json.dumps(
             [{"staged": str(s.resolve()) if s else None, "final": str(f.resolve())}
              for s, f in self.entries]))
         finish_publish(self.journal)
-        for staged, final in self.entries:  # a file's staging folder is empty now
-            if staged is not None and staged.parent != final.parent:
-                with contextlib.suppress(OSError):
-                    staged.parent.rmdir()

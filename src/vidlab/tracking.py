@@ -417,6 +417,11 @@ def start_run(
 TAG_PIPELINE = "vidlab.pipeline_key"
 
 
+def _tag_filter(tags: dict[str, str]) -> str:
+    """An MLflow search filter matching runs that carry every tag in ``tags``."""
+    return " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
+
+
 def find_run(params: TrackingParams, tags: dict[str, str], *,
              root: Path | None = None) -> str | None:
     """The id of the newest run of the experiment carrying all ``tags``, or None."""
@@ -427,8 +432,7 @@ def find_run(params: TrackingParams, tags: dict[str, str], *,
     _use_experiment(params.experiment, uri)
     client = mlflow.MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name(params.experiment)
-    condition = " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
-    found = client.search_runs([experiment.experiment_id], filter_string=condition,
+    found = client.search_runs([experiment.experiment_id], filter_string=_tag_filter(tags),
                                order_by=["attributes.start_time DESC"], max_results=1)
     return found[0].info.run_id if found else None
 
@@ -446,8 +450,7 @@ def run_commits(params: TrackingParams, tags: dict[str, str], *,
     experiment = client.get_experiment_by_name(params.experiment)
     if experiment is None:
         return None
-    condition = " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
-    found = client.search_runs([experiment.experiment_id], filter_string=condition,
+    found = client.search_runs([experiment.experiment_id], filter_string=_tag_filter(tags),
                                order_by=["attributes.start_time DESC"], max_results=500)
     commits: dict[str, str] = {}
     for run in found:

@@ -109,7 +109,7 @@ class VideoDatasetManager:
         meta, quarantine = self._tables()
         summary = summarize(meta, ingest=self.params.ingest, report=self.params.report,
                             classes=self.params.base.classes, quarantine=quarantine,
-                            fingerprint=stage.fingerprint(meta.to_csv(index=False)))
+                            fingerprint=self._fingerprint(meta))
         text = render.to_text(summary, bar_width=self.params.report.bar_width)
         print(text)
         output_path = Path(output_path)
@@ -130,6 +130,15 @@ class VideoDatasetManager:
         if self.key is None:
             self.key = keys.load_key("custom")
         return self.key
+
+    def _fingerprint(self, meta: pd.DataFrame) -> str:
+        """The dataset fingerprint: of the metadata.csv ingest wrote (the string every report
+        and run shows), else of the table computed without copies."""
+        from vidlab import tracking
+
+        if self.output_directory_ is not None:
+            return tracking.data_version_of(self.output_directory_ / "metadata.csv") or ""
+        return tracking.data_version(meta.to_csv(index=False, lineterminator="\n"))
 
     def _tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The de-identified metadata and quarantine, from the last de-identification or fresh."""

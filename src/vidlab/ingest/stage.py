@@ -15,20 +15,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from vidlab.errors import DataError
-from vidlab.fsutil import JOURNAL_PREFIX, OutputSet, clean_stale, csv_text, sha256_file
+from vidlab.fsutil import JOURNAL_PREFIX, OutputSet, csv_text, sha256_file
 from vidlab.ingest import deid, keys, leaks, rows
 from vidlab.ingest.csvread import read_rows
 from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.params import Params
 from vidlab.progress import track, worker_count
+from vidlab.tracking import data_version
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +122,6 @@ def _pseudonymise_problems(problems: list[rows.Problem], key: bytes, length: int
         item.video_id = deid.pseudonym(key, content, path.relative_to(videos).as_posix(), length)
 
 
-def fingerprint(metadata_csv_text: str) -> str:
-    """The dataset fingerprint of the de-identified metadata (:func:`tracking.data_version`)."""
-    from vidlab.tracking import data_version
-
-    return data_version(metadata_csv_text)
-
-
 def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Path,
         dry_run: bool = False, key: bytes | None = None) -> dict:
     """Run the ingest stage.
@@ -166,7 +158,6 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
     out, reports = Path(out), Path(reports)
     # every output is staged, then all are published together (fsutil.OutputSet): a run killed
     # at any point leaves the previous run's outputs or this run's, never a mix
-    clean_stale(out, "ingest-check")
     with OutputSet(out / f"{JOURNAL_PREFIX}ingest.json") as outputs:
         tmp_videos = outputs.folder(out / "videos", marker=VIDEOS_MARKER)
         (tmp_videos / VIDEOS_MARKER).write_text("Written by `vidlab ingest`.\n")
@@ -185,8 +176,10 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
         counts = _counts(checked, meta_rows, problems) | {
             # copies a packet remux could not make faithfully: re-encoded losslessly (FFV1)
             "lossless_copies": sum(r.get("method") == "lossless" for r in results),
-            "dataset_fingerprint": fingerprint(meta_text) if meta_rows else None}
+            "dataset_fingerprint": data_version(meta_text) if meta_rows else None}
         quarantine_file = out / "quarantine_ingest.csv"
+        folder = outputs.folder(reports, marker="verification.json")
+        (folder / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
         if not meta_rows:  # publish the reasons, and nothing that could pass for data
             report = {"ok": False, "published": False, "reason": "no usable video"}
             outputs.text(quarantine_file, quarantine_text)
@@ -201,18 +194,16 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
                                ("quarantine_ingest.csv", quarantine_text)):
                 tables[name] = outputs.file(out / name)
                 tables[name].write_text(text, encoding="utf-8", newline="\n")
-            report = _leak_check(checked, params, counts, tmp_videos, tables, out)
+            report = _leak_check(checked, params, tmp_videos, tables, folder / "ingest.json")
             if not report["ok"]:
-                outputs.discard()
+                outputs.discard(keep=[reports])
                 outputs.remove(out / "videos")
                 outputs.remove(out / "metadata.csv")
                 outputs.remove(quarantine_file)
                 failure = (f"De-identification check failed: {len(report['leaks'])} leak(s) and "
                            f"{len(report['metadata_violations'])} metadata violation(s). Nothing "
                            f"was published; see {reports / 'verification.json'}.")
-        folder = outputs.folder(reports, marker="verification.json")
         (folder / "verification.json").write_text(json.dumps(report, indent=2) + "\n")
-        (folder / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
     if failure:
         raise DataError(failure)
     counts["mapping_file"] = str(_write_mapping(params, key, csv_path, mapping, checked))
@@ -220,18 +211,13 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
     return counts
 
 
-def _leak_check(checked: Checked, params: Params, counts: dict, videos: Path,
-                tables: dict[str, Path], out: Path) -> dict:
-    """leaks.verify on the staged outputs (and ingest.json as it will be written)."""
+def _leak_check(checked: Checked, params: Params, videos: Path, tables: dict[str, Path],
+                counts_file: Path) -> dict:
+    """leaks.verify on the staged outputs, under the names they will be published as."""
     terms = leaks.forbidden_terms(checked.csv_rows, check_dates=params.ingest.dates != "keep")
-    with tempfile.TemporaryDirectory(prefix=f".ingest-check.{os.getpid()}.", suffix=".tmp",
-                                     dir=out) as tmp:
-        counts_file = Path(tmp) / "ingest.json"
-        counts_file.write_text(json.dumps(counts, indent=2) + "\n")
-        staged = {"data/interim/videos": videos,
-                  "reports/deidentify/ingest.json": counts_file} | {
-            f"data/interim/{name}": path for name, path in tables.items()}
-        return leaks.verify(staged, terms)
+    staged = {"data/interim/videos": videos, "reports/deidentify/ingest.json": counts_file} | {
+        f"data/interim/{name}": path for name, path in tables.items()}
+    return leaks.verify(staged, terms)
 
 
 def _reasons(counts: dict) -> str:
@@ -269,6 +255,6 @@ def _log_summary(counts: dict, out: Path) -> None:
         log.info("ingest: %d video(s) could not be remuxed faithfully and were re-encoded "
                  "losslessly (FFV1 in .mkv), proven frame by frame", counts["lossless_copies"])
     if counts["problems"]:
-        reasons = ", ".join(f"{k} {v}" for k, v in counts["problems_by_reason"].items())
+        reasons = _reasons(counts)
         log.warning("ingest: %d problem(s) quarantined (%s); see %s (line numbers refer to your "
                     "CSV)", counts["problems"], reasons, out / "quarantine_ingest.csv")
