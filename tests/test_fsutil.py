@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,45 @@ def test_dvc_gitignore_is_not_foreign_and_survives(tmp_path: Path) -> None:
     with atomic_dir(out, marker="MARK") as tmp:
         (tmp / "MARK").write_text("1")
     assert (out / ".gitignore").read_text() == "/docs\n"
+
+
+def _dead_pid() -> int:
+    """A process id that no longer runs (a child that has exited and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_kill_during_publishing_is_completed_by_the_next_command(tmp_path: Path) -> None:
+    """The journal a killed OutputSet left is completed (every output moves, not some), and what
+    killed writers staged but never published is removed, wherever the outputs live."""
+    import json
+
+    from vidlab.fsutil import JOURNAL_PREFIX, finish_pending
+
+    out = tmp_path / "results" / "stage"
+    out.mkdir(parents=True)
+    (out / "a.csv").write_text("old a")
+    (out / "b.json").write_text("old b")
+    dead = _dead_pid()
+    staged_a = out / f".a.csv.{dead}.abcd1234.tmp"
+    staged_a.write_text("new a")
+    staged_b = out / f".b.json.{dead}.efgh5678.tmp"
+    staged_b.write_text("new b")
+    # killed after moving nothing: the journal names both
+    (out / f"{JOURNAL_PREFIX}stage.json").write_text(json.dumps(
+        [{"staged": str(staged_a), "final": str(out / "a.csv")},
+         {"staged": str(staged_b), "final": str(out / "b.json")}]))
+    orphan = tmp_path / "results" / f".clips.{dead}.x1y2z3w4.tmp"
+    orphan.mkdir()
+    (orphan / "big.npy").write_bytes(b"0" * 10)
+    alive = tmp_path / "results" / f".clips.{os.getpid()}.q1w2e3r4.tmp"  # a running writer's
+    alive.mkdir()
+
+    assert finish_pending(tmp_path) == [out / f"{JOURNAL_PREFIX}stage.json"]
+    assert (out / "a.csv").read_text() == "new a" and (out / "b.json").read_text() == "new b"
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "b.json"]
+    assert not orphan.exists() and alive.exists()

@@ -378,3 +378,97 @@ def test_ctrl_c_stops_quietly_and_keeps_the_previous_outputs(project: Path) -> N
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert "Interrupted" in text
     assert _one_run(project) == 3
+
+
+def _leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(".tmp") or ".old-" in p.name
+            or p.name.startswith(".vidlab-publish-")]
+
+
+PROBE = ["probe", "--metadata", "out/metadata.csv", "--videos", "out/videos", "--manifest",
+         "out/manifest.parquet", "--normalized", "out/normalized", "--reports", "reports/probe"]
+CLIPS = ["clips", "--splits", "out/splits.csv", "--out", "out/clips", "--reports", "reports/clips"]
+
+
+def _probe_run(root: Path) -> int:
+    """Assert probe's manifest and summary describe one run; returns its video count."""
+    import pandas as pd
+
+    assert not _leftovers(root), _leftovers(root)
+    frame = pd.read_parquet(root / "out" / "manifest.parquet")
+    summary = json.loads((root / "reports" / "probe" / "summary.json").read_text())
+    assert summary["videos"] == len(frame)
+    assert summary["decoded_frames"] == int(frame["frames_decoded"].fillna(0).sum())
+    assert (root / "out" / "normalized" / ".vidlab-probe").is_file()
+    return len(frame)
+
+
+def _splits(root: Path, rows: int) -> None:
+    """A splits.csv over the first ``rows`` de-identified videos (what `vidlab split` writes)."""
+    import pandas as pd
+
+    meta = pd.read_csv(root / "out" / "metadata.csv", dtype=str, keep_default_na=False)
+    meta = meta.head(rows).assign(path=lambda m: "out/videos/" + m["filename"],
+                                  split=["train", "val", "test"] * (rows // 3) + ["train"] *
+                                  (rows % 3))
+    meta.to_csv(root / "out" / "splits.csv", index=False)
+
+
+def _clips_run(root: Path) -> int:
+    """Assert the clips cache, its own summary and the report describe one run; its videos."""
+    import pandas as pd
+
+    assert not _leftovers(root), _leftovers(root)
+    index = pd.read_csv(root / "out" / "clips" / "index.csv", dtype=str)
+    inner = json.loads((root / "out" / "clips" / "clips.json").read_text())
+    report = json.loads((root / "reports" / "clips" / "summary.json").read_text())
+    assert inner["clips"] == report["clips"] == len(index)
+    assert inner["backend_of"] == report["backend_of"]
+    assert sorted(inner["backend_of"]) == sorted(set(index["video_id"]))
+    return len(inner["backend_of"])
+
+
+def _kill_after(root: Path, args: list[str], after_s: float) -> None:
+    import signal
+    import time
+
+    env = os.environ | {"VIDLAB_KEY_DIR": str(root.parent / "keys")}
+    started = subprocess.Popen([VIDLAB, *args], cwd=root, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(after_s)
+    with contextlib_suppress():
+        os.killpg(started.pid, signal.SIGKILL)
+    started.wait(timeout=60)
+
+
+# seconds after the start: here probe of six videos takes ~1.6 s and clips ~8 s, so the kills
+# land in start-up, decoding and publishing
+@pytest.mark.parametrize(("probe_s", "clips_s"), [(0.4, 1.0), (0.9, 4.0), (1.3, 7.0)])
+def test_probe_and_clips_killed_at_any_point_leave_one_run(project: Path, probe_s: float,
+                                                           clips_s: float) -> None:
+    """kill -9 at several points of probe, then of clips: what is there is one whole run (the
+    previous or the new), and the next command clears every staged temporary."""
+    _csv(project, GOOD_NAMES)
+    ingest(project)
+    small = project / "out" / "metadata.csv"
+    full = small.read_text()
+    small.write_text("\n".join(full.splitlines()[:4]) + "\n")  # probe three videos first
+    vidlab(project, *PROBE)
+    assert _probe_run(project) == 3
+    small.write_text(full)
+    _kill_after(project, PROBE, probe_s)
+    vidlab(project, "params")  # any command first completes a publication a kill cut short
+    assert _probe_run(project) in (3, 6)
+    vidlab(project, *PROBE)
+    assert _probe_run(project) == 6
+
+    _splits(project, 3)
+    vidlab(project, *CLIPS)
+    assert _clips_run(project) == 3
+    _splits(project, 6)
+    _kill_after(project, CLIPS, clips_s)
+    vidlab(project, "params")
+    assert _clips_run(project) in (3, 6)
+    vidlab(project, *CLIPS)
+    assert _clips_run(project) == 6
+    assert_private(project, "")

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -185,18 +186,47 @@ def finish_publish(journal: Path) -> bool:
     return True
 
 
-def finish_pending(root: Path, folders: Sequence[str] = ("data", "reports")) -> list[Path]:
-    """:func:`finish_publish` every journal under ``root``'s output folders (each command does
-    this first, so no command reads half of another's outputs)."""
+# What a writer stages beside a final path: ``.name.<pid>.<random>.tmp`` (mkstemp/mkdtemp) and
+# ``.name.old-<pid>`` (the previous output while it is being replaced).
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp|old-(?P<old>\d+))$")
+# Folders of a project never holding vidlab's outputs, and too big to walk at every start.
+_SKIP = frozenset({"node_modules", "venv", "__pycache__", "mlruns", "src", "tests"})
+
+
+def _output_folders(root: Path, depth: int) -> Iterator[Path]:
+    """``root``'s non-hidden folders down to ``depth`` levels (links not followed)."""
+    level = [Path(root)]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            below += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)
+                      and not e.name.startswith(".") and e.name not in _SKIP]
+        yield from below
+        level = below
+
+
+def finish_pending(root: Path, depth: int = 3) -> list[Path]:
+    """What every command does first, so none reads half of another's outputs: complete each
+    publication a killed stage left half done (:func:`finish_publish` on its journal), then
+    remove what killed writers staged and never published (their process is gone). Looks in
+    the project's non-hidden folders down to ``depth`` levels; returns the journals completed."""
     done = []
+    folders = list(_output_folders(root, depth))
     for folder in folders:
-        base = Path(root) / folder
-        if not base.is_dir():
+        for journal in sorted(folder.glob(f"{JOURNAL_PREFIX}*.json")):
+            if finish_publish(journal):
+                done.append(journal)
+    for folder in folders:
+        try:
+            names = {m["name"] for e in os.scandir(folder) if (m := _STAGED.match(e.name))}
+        except OSError:
             continue
-        for depth in ("", "*/", "*/*/"):
-            for journal in base.glob(f"{depth}{JOURNAL_PREFIX}*.json"):
-                if finish_publish(journal):
-                    done.append(journal)
+        for name in names:
+            clean_stale(folder, name)
     return done
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.params import SPLIT_NAMES, ClipsParams, Params
 from vidlab.paths import project_root
 from vidlab.progress import track, worker_count
@@ -190,15 +190,19 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
     jobs = [(row.path, row.split, row.video_id, p, seed) for row in videos.itertuples()]
     results: dict[int, dict] = {}
     failed: dict[str, str] = {}
-    outcomes = run_isolated(_item, jobs, workers=worker_count(p.workers, len(jobs)),
-                            timeout_s=p.timeout_s)
-    for outcome in track(outcomes, total=len(jobs), desc="clips"):
-        if outcome.status == "ok":
-            results[outcome.index] = outcome.value
-        else:
-            failed[videos.at[outcome.index, "video_id"]] = (
-                f"{outcome.status}: {outcome.detail.splitlines()[0] if outcome.detail else ''}")
-    with atomic_dir(Path(out), marker=MARKER) as tmp:
+    # the cache and its summary are staged, then published together (fsutil.OutputSet): a run
+    # killed at any point leaves the previous run's cache and summary, or this one's
+    with OutputSet(Path(out).parent / f"{JOURNAL_PREFIX}clips.json") as outputs:
+        tmp = outputs.folder(Path(out), marker=MARKER)
+        summary_tmp = outputs.file(Path(reports) / "summary.json")
+        outcomes = run_isolated(_item, jobs, workers=worker_count(p.workers, len(jobs)),
+                                timeout_s=p.timeout_s)
+        for outcome in track(outcomes, total=len(jobs), desc="clips"):
+            if outcome.status == "ok":
+                results[outcome.index] = outcome.value
+            else:
+                failed[videos.at[outcome.index, "video_id"]] = (
+                    f"{outcome.status}: {outcome.detail.splitlines()[0] if outcome.detail else ''}")
         (tmp / MARKER).touch()
         index = _write_arrays(tmp, videos, results, p)
         _write_shards(tmp / "shards", tmp, index, p.shard_size, seed)
@@ -206,9 +210,8 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
         (tmp / "index.csv").write_text(index.to_csv(index=False, lineterminator="\n"),
                                        encoding="utf-8")
         (tmp / "clips.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    atomic_write_text(Path(reports) / "summary.json",
-                      json.dumps({k: v for k, v in summary.items() if k != "params"}, indent=2)
-                      + "\n")
+        summary_tmp.write_text(json.dumps({k: v for k, v in summary.items() if k != "params"},
+                                          indent=2) + "\n", encoding="utf-8")
     if failed:
         log.warning("%d video(s) could not be decoded and were left out of the clips cache; "
                     "see 'failed' in %s.", len(failed), Path(out) / "clips.json")

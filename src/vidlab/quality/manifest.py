@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.params import Params
 from vidlab.progress import worker_count
 from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
@@ -51,14 +50,6 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     for column in set(MANIFEST_COLUMNS) - set(INT_COLUMNS) - set(FLOAT_COLUMNS) - set(BOOL_COLUMNS):
         frame[column] = frame[column].fillna("").astype(str)
     return frame
-
-
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False, engine="pyarrow")
-    os.replace(tmp, path)
 
 
 def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -> None:
@@ -99,18 +90,24 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         raise DataError(f"{len(missing)} video(s) listed in {metadata_csv} are not in {videos} "
                         f"(first: {missing[0]}, a pseudonym). Rerun `vidlab ingest`.")
     limits = limits_of(params)
-    rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
-                     timeout_s=params.probe.timeout_s)
-    for row, video_id in zip(rows, meta["video_id"], strict=True):
-        row["video_id"] = video_id
-    with atomic_dir(normalized, marker=NORMALIZED_MARKER) as tmp:
+    # every output is staged, then all are published together (fsutil.OutputSet): a run killed
+    # at any point leaves the previous run's manifest, normalized files and summary, or this
+    # one's. The output paths are claimed first, so a wrong path fails before any decoding.
+    with OutputSet(Path(manifest).parent / f"{JOURNAL_PREFIX}probe.json") as outputs:
+        tmp = outputs.folder(Path(normalized), marker=NORMALIZED_MARKER)
+        manifest_tmp = outputs.file(Path(manifest))
+        summary_tmp = outputs.file(Path(reports) / "summary.json")
+        rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
+                         timeout_s=params.probe.timeout_s)
+        for row, video_id in zip(rows, meta["video_id"], strict=True):
+            row["video_id"] = video_id
         (tmp / NORMALIZED_MARKER).write_text("Written by `vidlab probe`.\n")
         if params.probe.normalize == "cfr":
             rows = [_normalized(row, tmp, normalized, params, limits) for row in rows]
-    frame = to_frame(rows)
-    write_parquet(frame, Path(manifest))
-    summary = _summary(frame)
-    atomic_write_text(Path(reports) / "summary.json", json.dumps(summary, indent=2) + "\n")
+        frame = to_frame(rows)
+        frame.to_parquet(manifest_tmp, index=False, engine="pyarrow")
+        summary = _summary(frame)
+        summary_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
 
 
