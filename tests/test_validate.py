@@ -82,12 +82,12 @@ def test_clean_data_passes_and_builds_data_docs(stage) -> None:
     summary = stage(metadata())
     assert digest() == first  # reruns are byte-identical, Data Docs included
     assert summary["passed"] and summary["expectations_failed"] == 0
-    assert summary["expectations"] == 21
+    assert summary["expectations"] == 22
     index = stage.tmp / "reports" / "docs" / "index.html"
     html = index.read_text()
     assert all(name in html for name in ("metadata", "labels", "manifest"))
     offline = (stage.tmp / "reports" / "index.html").read_text()
-    assert "Validation PASSED" in offline and offline.count("<tr class=pass>") == 21
+    assert "Validation PASSED" in offline and offline.count("<tr class=pass>") == 22
     assert quarantined(stage.tmp) == []
 
 
@@ -116,6 +116,8 @@ def test_row_failures_quarantine_with_the_expectation_name(stage, column, value,
         ("frames_decoded", 30, "manifest.expect_column_values_to_be_between(frames_ratio)"),
         ("codec", "prores", "manifest.expect_column_values_to_be_in_set(codec)"),
         ("width", 32, "manifest.expect_column_values_to_be_between(width)"),
+        # a single-frame file: no frame rate can be measured, which a range check would skip
+        ("fps_avg", float("nan"), "manifest.expect_column_values_to_not_be_null(fps_avg)"),
     ],
 )
 def test_manifest_row_failures(stage, column, value, reason) -> None:
@@ -144,6 +146,29 @@ def test_missing_class_stops_the_stage(stage) -> None:
         stage(meta)
     summary = json.loads((stage.tmp / "reports" / "summary.json").read_text())
     assert not summary["passed"]  # the reports are written for the person who has to fix it
+
+
+def test_later_stages_refuse_a_failed_validation(stage, params) -> None:
+    """A passing run writes the quarantine later stages read; a failing one removes it (its
+    table goes to the reports folder), so dedup and split stop with a message, not stale data."""
+    from vidlab.quality import dedup
+    from vidlab.split import load_rows
+
+    assert stage(metadata())["passed"]
+    assert (stage.tmp / "q.csv").is_file()
+    meta = metadata()
+    meta.loc[:9, "label"] = "maybe"
+    with pytest.raises(DataError, match=r"the reasons are in .*reports/quarantine\.csv"):
+        stage(meta)
+    assert not (stage.tmp / "q.csv").exists()
+    held = pd.read_csv(stage.tmp / "reports" / "quarantine.csv", dtype=str)
+    assert set(held["reason"]) == {"metadata.expect_column_values_to_be_in_set(label)"}
+    with pytest.raises(DataError, match="has not run or did not pass"):
+        dedup.run(params, manifest=stage.tmp / "m.parquet", quarantine=stage.tmp / "q.csv",
+                  out=stage.tmp / "dup.json", reports=stage.tmp / "dedup")
+    with pytest.raises(DataError, match="has not run or did not pass"):
+        load_rows(stage.tmp / "metadata.csv", stage.tmp / "m.parquet", stage.tmp / "q.csv")
+    assert not (stage.tmp / "dup.json").exists()
 
 
 def test_imbalance_stops_the_stage(stage, params) -> None:

@@ -31,7 +31,7 @@ import pandas as pd
 from vidlab.errors import DataError
 from vidlab.fsutil import atomic_write_text, csv_text
 from vidlab.params import SPLIT_NAMES, Params, SplitParams
-from vidlab.quality.usable import usable
+from vidlab.quality.usable import NOT_VALIDATED, usable
 from vidlab.split_report import (
     distributions,
     leakage,
@@ -55,6 +55,8 @@ _PERIOD = re.compile(r"(\d{4})(?:-Q([1-4])|-(\d{2})-\d{2})?")
 def _read(path: Path, columns: tuple[str, ...], what: str, stage: str) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
+        if stage == "validate":
+            raise DataError(NOT_VALIDATED.format(path=path))
         raise DataError(f"The {what} {path} does not exist. Run `vidlab {stage}` first.")
     frame = (pd.read_parquet(path) if path.suffix == ".parquet"
              else pd.read_csv(path, dtype=str, keep_default_na=False))

@@ -21,11 +21,18 @@ def usable(manifest: pd.DataFrame, quarantine: pd.DataFrame) -> pd.Series:
     return (manifest["status"] == "ok") & ~manifest["video_id"].isin(held)
 
 
+# validate writes the merged quarantine only when validation passes
+NOT_VALIDATED = ("{path} does not exist: `vidlab validate` has not run or did not pass (it writes "
+                 "this file only when validation passes). See reports/validation/summary.json, "
+                 "fix what it reports and rerun `vidlab validate`.")
+
+
 def read_usable(manifest: Path, quarantine: Path) -> tuple[pd.DataFrame, dict[str, int]]:
     """The usable manifest rows sorted by video id, and counts of what was left out and why."""
-    for path in (manifest, quarantine):
-        if not Path(path).is_file():
-            raise DataError(f"{path} does not exist. Run the probe and validate stages first.")
+    if not Path(manifest).is_file():
+        raise DataError(f"{manifest} does not exist. Run `vidlab probe` first.")
+    if not Path(quarantine).is_file():
+        raise DataError(NOT_VALIDATED.format(path=quarantine))
     frame = pd.read_parquet(manifest)
     held = pd.read_csv(quarantine, dtype=str, keep_default_na=False)
     mask = usable(frame, held)

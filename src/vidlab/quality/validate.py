@@ -7,9 +7,11 @@ quarantines the failing videos with the expectation's name as the reason; a fail
 *table* expectation stops the stage. The stage also stops when more than
 ``validate.max_quarantine_fraction`` of the rows are quarantined, counting ingest's quarantine.
 
-Outputs: ``data/interim/quarantine.csv`` (ingest's entries plus validate's), and under
-``reports/validation/``: ``summary.json`` (a DVC metric), ``results.json``, ``index.html`` (an
-offline page of the results) and the Data Docs site ``docs/index.html``.
+Outputs: ``data/interim/quarantine.csv`` (ingest's entries plus validate's; written only when
+validation passes, so later stages cannot run on a failed validation's outputs: after a failure
+the same table is ``reports/validation/quarantine.csv``), and under ``reports/validation/``:
+``summary.json`` (a DVC metric), ``results.json``, ``index.html`` (an offline page of the
+results) and the Data Docs site ``docs/index.html``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text
+from vidlab.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.ingest.schema import QUARANTINE_COLUMNS
 from vidlab.params import Params
 
 log = logging.getLogger(__name__)
 
 SUITES = ("metadata", "labels", "manifest")
+# where the quarantine goes when validation fails (the reports folder, not data/interim)
+FAILED_QUARANTINE = "quarantine.csv"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["video_id"],
                  "return_unexpected_index_query": False}
 # Data Docs pages are keyed by run time; a fixed one keeps their paths stable across reruns.
@@ -200,20 +204,32 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
     probed = pd.read_parquet(manifest)
     earlier = pd.read_csv(ingest_quarantine, dtype=str, keep_default_na=False)
     counts = _ingest_counts(ingest_report)
-    with atomic_dir(Path(reports), marker="summary.json") as tmp:
+    # the reports and the quarantine are published together (fsutil.OutputSet). The quarantine
+    # that later stages read is written only when validation passes: after a failure it goes to
+    # the reports folder instead, and data/interim/quarantine.csv is removed, so dedup, split and
+    # the card refuse to run on the outputs of a failed validation.
+    with OutputSet(Path(quarantine).parent / f"{JOURNAL_PREFIX}validate.json") as outputs:
+        tmp = outputs.folder(Path(reports), marker="summary.json")
         results = run_suites(frames(metadata, probed, params.base.classes), Path(suites),
                              expectation_parameters(params), tmp / "docs")
         found = collect(results)
         new_ids = {q["video_id"] for q in found["quarantine"]} - set(earlier["video_id"])
         fraction = (counts["quarantined_rows"] + len(new_ids)) / max(1, counts["rows_read"])
         summary = _summary(found, counts, new_ids, fraction, params)
-        atomic_write_text(tmp / "summary.json", json.dumps(summary, indent=2) + "\n")
-        atomic_write_text(tmp / "results.json", json.dumps(found["checks"], indent=2) + "\n")
-        atomic_write_text(tmp / "index.html", offline_page(summary, found["checks"]))
-    merged = pd.concat([earlier, pd.DataFrame(found["quarantine"],
-                                              columns=list(QUARANTINE_COLUMNS))], ignore_index=True)
-    atomic_write_text(Path(quarantine), merged.to_csv(index=False, lineterminator="\n"))
-    _stop_if_needed(summary, params, Path(reports), Path(quarantine))
+        merged = pd.concat([earlier, pd.DataFrame(found["quarantine"],
+                                                  columns=list(QUARANTINE_COLUMNS))],
+                           ignore_index=True).to_csv(index=False, lineterminator="\n")
+        held = Path(quarantine) if summary["passed"] else Path(reports) / FAILED_QUARANTINE
+        if summary["passed"]:
+            outputs.text(Path(quarantine), merged)
+        else:
+            (tmp / FAILED_QUARANTINE).write_text(merged, encoding="utf-8")
+            outputs.remove(Path(quarantine))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        (tmp / "results.json").write_text(json.dumps(found["checks"], indent=2) + "\n",
+                                          encoding="utf-8")
+        (tmp / "index.html").write_text(offline_page(summary, found["checks"]), encoding="utf-8")
+    _stop_if_needed(summary, params, Path(reports), held)
     return summary
 
 
