@@ -127,3 +127,23 @@ def test_refuses_a_foreign_output_folder(seed_folder: Path) -> None:
     with pytest.raises(DataError, match="Refusing to write"):
         manager.deidentify_files("shared", dry_run=False)
     assert (seed_folder / "shared" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "call", "message"),
+    [
+        ({"key": "abc"}, None, "at least 16 characters; it has 3"),
+        ({"key": 12345678901234567}, None, "text or bytes, not int"),
+        ({"params": {"ingest": {}}}, None, "params must be a vidlab Params"),
+        ({}, {"dry_run": "False"}, "dry_run must be True or False, not 'False'"),
+        ({"key": "vidlab-demo-key-published-not-secret-v1"}, {"dry_run": False},
+         "published demo key de-identifies only"),
+    ],
+)
+def test_the_api_checks_its_arguments_like_the_cli(seed_folder: Path, kwargs, call,
+                                                   message) -> None:
+    """A wrong argument is a clear error, not a silent dry run or a guessable key."""
+    with pytest.raises(DataError, match=message):
+        manager = VideoDatasetManager("video_metadata.csv", "videos", **kwargs)
+        manager.deidentify_files("shared", **call)
+    assert not (seed_folder / "shared").exists()

@@ -39,9 +39,27 @@ def load_key(source: str) -> bytes:
     if key == DEMO_KEY:
         raise DataError("The published demo key cannot de-identify real data: anyone could "
                         f"recompute the pseudonyms. Unset {ENV_KEY} to use a private key file.")
-    if len(key) < 16:
-        raise DataError(f"The HMAC key must have at least 16 characters; it has {len(key)}.")
-    return key
+    return check_key(key)
+
+
+MIN_KEY_LENGTH = 16
+
+
+def check_key(key: object) -> bytes:
+    """A key given by a caller (the CLI's environment, the Python API) as bytes, or a clear error:
+    text is encoded as UTF-8; anything shorter than 16 bytes is refused (guessable).
+
+    Raises:
+        DataError: when ``key`` is not text or bytes, or is too short.
+    """
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if not isinstance(key, bytes | bytearray):
+        raise DataError(f"The HMAC key must be text or bytes, not {type(key).__name__}.")
+    if len(key) < MIN_KEY_LENGTH:
+        raise DataError(f"The HMAC key must have at least {MIN_KEY_LENGTH} characters; it has "
+                        f"{len(key)}.")
+    return bytes(key)
 
 
 def require_demo(csv_path: Path, videos: Path) -> None:

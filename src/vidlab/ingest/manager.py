@@ -43,7 +43,11 @@ class VideoDatasetManager:
         self.csv_path = Path(csv_path)
         self.video_directory = Path(video_directory) if video_directory is not None else None
         self.params = params or params_mod.from_dict({})
-        self.key = key.encode() if isinstance(key, str) else key
+        # checked here as the CLI checks them, so a wrong argument fails now, not silently
+        if params is not None and not isinstance(params, params_mod.Params):
+            raise DataError("params must be a vidlab Params (vidlab.params.load('params.yaml')), "
+                            f"not {type(params).__name__}.")
+        self.key = None if key is None else keys.check_key(key)
         self.output_directory_: Path | None = None
 
     # -- helpers of the seed's API ---------------------------------------------------------------
@@ -77,6 +81,8 @@ class VideoDatasetManager:
         """
         if self.video_directory is None:
             raise DataError("deidentify_files needs the video_directory the CSV's files are in.")
+        if not isinstance(dry_run, bool):  # "False" is a true string: it must not pass for False
+            raise DataError(f"dry_run must be True or False, not {dry_run!r}.")
         out = Path(output_directory)
         if not dry_run and out.exists():
             foreign = sorted(p.name for p in out.iterdir() if p.name not in _OWN_OUTPUTS)
