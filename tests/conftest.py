@@ -57,7 +57,7 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
                     assert needle.encode() not in data, (path, needle)
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run a command in a project copy as a user would (venv on PATH, key folder beside it)."""
     import subprocess
     import sys
@@ -69,7 +69,7 @@ def run(cmd: list[str], cwd: Path) -> str:
         "DVC_NO_ANALYTICS": "1",
         "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-    }
+    } | (env or {})
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr

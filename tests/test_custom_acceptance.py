@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def test_small_custom_dataset_is_not_proven_where_its_evidence_is_thin(tmp_path:
                                 plant_faults=False)
     generate.run(small, seed=7, out=raw)  # stands in for the researchers' own recordings
     (raw / "faults.json").unlink(missing_ok=True)
+    secrets = _identifying_strings(raw)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["data"].update(source="custom", csv="data/raw/custom/metadata.csv",
                           videos="data/raw/custom/videos")
@@ -44,8 +46,31 @@ def test_small_custom_dataset_is_not_proven_where_its_evidence_is_thin(tmp_path:
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         run(cmd, project)
 
-    printed = run(["dvc", "repro"], project)
+    # a home and a temp folder of its own, to see what the run leaves outside the project
+    outside = {"HOME": tmp_path / "home", "TMPDIR": tmp_path / "tmp"}
+    for folder in outside.values():
+        folder.mkdir()
+    started = time.time()
+    env = {k: str(v) for k, v in outside.items()}
+    printed = run(["dvc", "repro"], project, env)
     assert "Running stage 'card'" in printed
+    # dvc push to a remote: the objects must not name (or contain) a raw file
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "--local", "study", str(remote)], project, env)
+    run(["dvc", "push", "-r", "study"], project, env)
+    assert any(remote.rglob("*.dir")), "the push sent no folder listing: the check proves nothing"
+    for folder in (*outside.values(), remote, project / "data" / "interim",
+                   project / "data" / "processed", project / "reports", project / "models",
+                   project / ".vidlab"):
+        _assert_nothing_names(folder, secrets)
+    # anything else the run wrote in the project (dvc.lock, MLflow's store, logs, ...); DVC's own
+    # state databases are the one place inside the project that holds raw paths, by design
+    _assert_nothing_names(project, secrets, since=started,
+                          skip=(raw, project / ".dvc" / "site-cache", project / ".dvc" / "tmp",
+                                project / ".git"))
+    site = Path("/var/tmp/dvc")  # DVC's machine-wide default, now pointed into the project
+    assert not [p for p in site.rglob("*") if p.stat().st_mtime >= started] if site.exists() \
+        else True
 
     readiness = json.loads((project / "reports" / "readiness.json").read_text())
     items = {item["id"]: item for item in readiness["items"]}
@@ -62,3 +87,31 @@ def test_small_custom_dataset_is_not_proven_where_its_evidence_is_thin(tmp_path:
     assert "Readiness: **Go**" not in (project / "reports" / "DATASET_CARD.md").read_text()
     story = assert_one_story(project)
     assert story["usable_videos"] == 20 and story["children"] == 8
+
+
+def _identifying_strings(raw: Path) -> set[str]:
+    """What identifies a child in the raw data: each file's name (a child's name and a date),
+    the child ids and the exact recording dates."""
+    import pandas as pd
+
+    meta = pd.read_csv(raw / "metadata.csv", dtype=str)
+    found = {Path(name).stem for name in meta["filename"]}
+    found |= set(meta["child_id"]) | set(meta["recorded_on"])
+    assert all(len(s) >= 8 for s in found), found
+    return found
+
+
+def _assert_nothing_names(folder: Path, secrets: set[str], *, since: float = 0.0,
+                          skip: tuple[Path, ...] = ()) -> None:
+    """No file under ``folder`` (written at ``since`` or later) has a secret in its name or its
+    bytes (UTF-8)."""
+    encoded = [s.encode() for s in secrets]
+    for path in folder.rglob("*"):
+        if any(path.is_relative_to(s) for s in skip) or not path.is_file() or path.is_symlink():
+            continue
+        assert not any(s in path.as_posix() for s in secrets), path
+        if path.stat().st_mtime < since:
+            continue
+        data = path.read_bytes()
+        leaked = [s for s in encoded if s in data]
+        assert not leaked, (path, leaked[:3])
