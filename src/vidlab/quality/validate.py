@@ -8,10 +8,10 @@ quarantines the failing videos with the expectation's name as the reason; a fail
 ``validate.max_quarantine_fraction`` of the rows are quarantined, counting ingest's quarantine.
 
 Outputs: ``data/interim/quarantine.csv`` (ingest's entries plus validate's; written only when
-validation passes, so later stages cannot run on a failed validation's outputs: after a failure
-the same table is ``reports/validation/quarantine.csv``), and under ``reports/validation/``:
-``summary.json`` (a DVC metric), ``results.json``, ``index.html`` (an offline page of the
-results) and the Data Docs site ``docs/index.html``.
+validation passes, so later stages cannot run on a failed validation's outputs), and under
+``reports/validation/``: ``quarantine.csv`` (the same table, pass or fail), ``summary.json`` (a
+DVC metric), ``results.json``, ``index.html`` (an offline page of the results) and the Data
+Docs site ``docs/index.html``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ from vidlab.params import Params
 log = logging.getLogger(__name__)
 
 SUITES = ("metadata", "labels", "manifest")
-# where the quarantine goes when validation fails (the reports folder, not data/interim)
-FAILED_QUARANTINE = "quarantine.csv"
+# the quarantine table in the reports folder, written pass or fail (data/interim/quarantine.csv,
+# which later stages read, only on a pass)
+REPORTED_QUARANTINE = "quarantine.csv"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["video_id"],
                  "return_unexpected_index_query": False}
 # Data Docs pages are keyed by run time; a fixed one keeps their paths stable across reruns.
@@ -219,11 +220,11 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
         merged = pd.concat([earlier, pd.DataFrame(found["quarantine"],
                                                   columns=list(QUARANTINE_COLUMNS))],
                            ignore_index=True).to_csv(index=False, lineterminator="\n")
-        held = Path(quarantine) if summary["passed"] else Path(reports) / FAILED_QUARANTINE
+        (tmp / REPORTED_QUARANTINE).write_text(merged, encoding="utf-8")
+        held = Path(quarantine) if summary["passed"] else Path(reports) / REPORTED_QUARANTINE
         if summary["passed"]:
             outputs.text(Path(quarantine), merged)
         else:
-            (tmp / FAILED_QUARANTINE).write_text(merged, encoding="utf-8")
             outputs.remove(Path(quarantine))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         (tmp / "results.json").write_text(json.dumps(found["checks"], indent=2) + "\n",
