@@ -25,8 +25,14 @@ install: $(UV)  ## Create .venv exactly as uv.lock pins it
 repro: install  ## Run the whole pipeline (dvc repro)
 	$(UV) run dvc repro
 
-test: install  ## Run every test, slow ones included
+# The decoding, sampling, clips and real-media pipeline tests once more with decord made
+# unavailable (tests/no_decord first on PYTHONPATH), as on a platform without its wheels.
+PYAV_ONLY_TESTS := tests/test_decode.py tests/test_sampling.py tests/test_cache.py \
+	tests/test_datamodule.py tests/test_media_matrix.py tests/test_media_pipeline.py
+
+test: install  ## Run every test, slow ones included; then the decoding tests on PyAV alone
 	$(UV) run pytest
+	PYTHONPATH=tests/no_decord $(UV) run pytest -p no:cacheprovider $(PYAV_ONLY_TESTS)
 
 ui: install  ## The MLflow UI on http://127.0.0.1:$(PORT) against the project's store
 	$(UV) run vidlab ui --port $(PORT)

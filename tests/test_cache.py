@@ -119,3 +119,23 @@ def test_undecodable_video_is_left_out_and_reported(clip_params: Params, index_s
 def test_missing_manifest_is_a_clear_error(clip_params: Params, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="Run the split stage first"):
         build(clip_params, tmp_path / "nope.csv", tmp_path / "a")
+
+
+def test_decord_asked_for_where_it_is_not_installed(clip_params: Params, index_splits: Path,
+                                                    tmp_path: Path, monkeypatch) -> None:
+    """`clips.backend: decord` on a platform without decord stops before any decoding, saying
+    what to set; `auto` builds the same cache with PyAV."""
+    import sys
+
+    from vidlab.errors import ParamsError
+
+    monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now fails
+    decord = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
+                                                                        backend="decord"))
+    with pytest.raises(ParamsError, match="Set clips.backend to auto or pyav"):
+        cache.run(decord, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
+    assert not (tmp_path / "c").exists()
+    auto = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
+                                                                      backend="auto"))
+    summary = cache.run(auto, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
+    assert summary["backend"] == "pyav" and set(summary["backend_of"].values()) == {"pyav"}

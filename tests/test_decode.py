@@ -6,6 +6,8 @@ decoded pixels say which frame a reader returned.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -49,11 +51,25 @@ def test_frames_come_back_in_the_order_asked(backend: str, vfr, wanted: list[int
     reader.close()
 
 
+@pytest.mark.decord
 def test_backends_decode_identical_pixels(cfr) -> None:
     wanted = [3, 11, 12, 25]
     first, second = (open_video(cfr, b).get_frames(wanted) for b in BACKENDS)
     assert first.shape == (4, 48, 64, 3) and first.dtype == np.uint8
     assert np.array_equal(first, second)
+
+
+def test_auto_is_decord_where_installed_else_pyav(monkeypatch, cfr) -> None:
+    """What a platform without decord's wheels gets: `auto` decodes with PyAV; asking for decord
+    there is a clear error, not an ImportError."""
+    from vidlab.data.decode import PyAVReader, decord_available, resolve_backend
+
+    monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now fails
+    assert not decord_available()
+    assert resolve_backend("auto") == "pyav"
+    assert isinstance(open_video(cfr, "auto"), PyAVReader)
+    with pytest.raises(ValueError, match="decord is not installed here"):
+        open_video(cfr, "decord")
 
 
 def test_bad_requests_are_refused(cfr) -> None:

@@ -57,7 +57,8 @@ def test_every_key_in_params_yaml_is_a_field() -> None:
          "[0.0, 0.5]."),
         ("clips", "clip_len", -3, "The 'clip_len' parameter of clips must be an int in [1, 512]. "
          "Got -3 instead."),
-        ("clips", "backend", "opencv", "must be one of 'decord', 'pyav'. Got 'opencv' instead."),
+        ("clips", "backend", "opencv",
+         "must be one of 'auto', 'decord', 'pyav'. Got 'opencv' instead."),
         ("clips", "target_fps", 0, "The 'target_fps' parameter of clips must be a number in "
          "[0.1, 240] or null."),
         ("clips", "mean", [0.5, 2.0, 0.5], "The 'mean' parameter of clips must be a list of"),

@@ -630,7 +630,17 @@ def _deidentification(inputs: Inputs) -> list[str]:
     return lines
 
 
-def _preprocessing(params: Params) -> list[str]:
+def _decoded_with(c, clips: dict | None) -> str:
+    """Which backend built the cache (``clips.backend: auto`` resolves to what is installed)."""
+    if not clips or "backend" not in clips:
+        return f"`{c.backend}`"
+    said = f"`{clips['backend']}`" + (f" (`clips.backend: {c.backend}`)"
+                                      if c.backend != clips["backend"] else "")
+    fallback = clips.get("fallback_pyav", 0)
+    return said + (f", PyAV for {fallback} video(s) it refused" if fallback else "")
+
+
+def _preprocessing(params: Params, clips: dict | None = None) -> list[str]:
     c, a, pr = params.clips, params.augment, params.probe
     return [
         f"- **Probe**: every video decoded in full; frame-rate normalisation `{pr.normalize}` "
@@ -638,7 +648,8 @@ def _preprocessing(params: Params) -> list[str]:
         f"- **Clips**: {c.clip_len} frames, stride {c.stride}, at "
         f"{c.target_fps or 'the native'} fps (resampled by timestamp); short videos padded by "
         f"`{c.pad}`; {c.train_clips} random clips per training video and {c.eval_clips} evenly "
-        f"spaced per val/test video (scores averaged per video); decoded with `{c.backend}`, "
+        f"spaced per val/test video (scores averaged per video); decoded with "
+        f"{_decoded_with(c, clips)}, "
         f"resized to {c.size}×{c.size} (`{c.crop}`), cached as uint8; normalised with mean "
         f"{list(c.mean)}, std {list(c.std)}.",
         f"- **Augmentation** (training only): groups {list(a.use) or 'none'}; flip {a.hflip}, "
@@ -880,7 +891,7 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> str:
             f"Not recorded (`ingest.dates: {p.ingest.dates}`, or no `recorded_on` column)."],
         "Composition": _composition(inputs),
         "De-identification": _deidentification(inputs),
-        "Preprocessing and sampling": _preprocessing(p),
+        "Preprocessing and sampling": _preprocessing(p, inputs.report("clips")),
         "Splits and leakage checks": _splits(inputs, items),
         "Baseline results": _results(inputs),
         "Known limitations and biases": _limitations(inputs),

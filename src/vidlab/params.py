@@ -369,7 +369,9 @@ AUGMENT_GROUPS = ("spatial", "temporal", "compression")
 class ClipsParams:
     """Which frames make a clip, decoded once at the model's size (see vidlab.data)."""
 
-    backend: str = field(default="decord", metadata=_spec(choices=("decord", "pyav")))
+    # auto: decord where it is installed (Linux x86_64, Windows, macOS arm64 on Python 3.11),
+    # else PyAV; both decode the same frames (tests/test_media_matrix.py)
+    backend: str = field(default="auto", metadata=_spec(choices=("auto", "decord", "pyav")))
     clip_len: int = field(default=8, metadata=_spec(low=1, high=512))
     stride: int = field(default=1, metadata=_spec(low=1, high=64))
     target_fps: float | None = field(default=7.5, metadata=_spec(low=0.1, high=240))

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidlab.errors import DataError
+from vidlab.data.decode import resolve_backend
+from vidlab.errors import DataError, ParamsError
 from vidlab.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.params import SPLIT_NAMES, ClipsParams, Params
 from vidlab.paths import project_root
@@ -93,7 +94,8 @@ def read_clips(path: str | Path, p: ClipsParams, choose: Callable[[np.ndarray], 
     from vidlab.data.decode import open_video
     from vidlab.data.transforms import fit
 
-    backends = [p.backend] + (["pyav"] if p.backend != "pyav" else [])
+    first = resolve_backend(p.backend)
+    backends = [first] + (["pyav"] if first != "pyav" else [])
     for attempt, backend in enumerate(backends):
         try:
             reader = open_video(path, backend, threads=threads)
@@ -184,6 +186,10 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
     from vidlab.quality.isolate import run_isolated
 
     p, seed = params.clips, params.base.seed
+    try:  # before any decoding: decord asked for where it is not installed
+        backend = resolve_backend(p.backend)
+    except ValueError as exc:
+        raise ParamsError(str(exc)) from None
     videos = _read_splits(Path(splits))
     if videos.empty:
         raise DataError(f"{splits} lists no train, val or test videos.")
@@ -206,7 +212,7 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
         (tmp / MARKER).touch()
         index = _write_arrays(tmp, videos, results, p)
         _write_shards(tmp / "shards", tmp, index, p.shard_size, seed)
-        summary = _summary(index, failed, results, params)
+        summary = _summary(index, failed, results, params, backend)
         (tmp / "index.csv").write_text(index.to_csv(index=False, lineterminator="\n"),
                                        encoding="utf-8")
         (tmp / "clips.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -281,7 +287,7 @@ def _write_shards(folder: Path, arrays: Path, index: pd.DataFrame, size: int, se
 
 
 def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dict],
-             params: Params) -> dict:
+             params: Params, backend: str) -> dict:
     p = params.clips
     counts = {split: {"videos": int(index.loc[index["split"] == split, "video_id"].nunique()),
                       "clips": int((index["split"] == split).sum())} for split in SPLIT_NAMES}
@@ -292,11 +298,14 @@ def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dic
         "clip_shape": [p.clip_len, p.size, p.size, 3],
         "padded_clips": int(index["padded"].sum()),
         "bytes": int(len(index) * p.clip_len * p.size * p.size * 3),
-        "backend": p.backend,
-        "fallback_pyav": int((backends != p.backend).sum()) if len(backends) else 0,
+        # what clips.backend meant here ("auto": decord where installed, else PyAV)
+        "backend": backend,
+        "fallback_pyav": int((backends != backend).sum()) if len(backends) else 0,
         # which backend served each video (a refusal or failure of decord falls back to PyAV)
         "backend_of": dict(sorted((r["video_id"], r["backend"]) for r in results.values())),
         "failed": [{"video_id": k, "reason": v} for k, v in sorted(failed.items())],
-        "params": {key: value for key, value in asdict(p).items()
+        # with the backend resolved ("auto" is an instruction, not a fact about this cache)
+        "params": {key: (backend if key == "backend" else value)
+                   for key, value in asdict(p).items()
                    if key not in ("workers", "timeout_s", "mean", "std")},
     }

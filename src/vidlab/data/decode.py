@@ -34,6 +34,8 @@ from typing import Protocol
 import numpy as np
 
 BACKENDS = ("decord", "pyav")
+# What `clips.backend` may say: a backend, or "auto" (decord where it is installed, else PyAV)
+CHOICES = ("auto", *BACKENDS)
 # decord serves these codecs (outside AVI) only: the ones whose random access the conformance
 # matrix (tests/mediamatrix.py) shows to return the right frame.
 DECORD_PROVEN = frozenset({"h264", "vp9", "mjpeg"})
@@ -63,18 +65,46 @@ def decoder_threads(requested: int = 0, loader_workers: int = 0) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, loader_workers))
 
 
-def open_video(path: str | Path, backend: str = "decord", *, threads: int = 1) -> VideoReader:
-    """Open ``path`` with a backend by name.
+def decord_available() -> bool:
+    """Whether decord imports here (it has wheels for Linux x86_64 and Windows, its fork
+    eva-decord for macOS arm64 with Python 3.11; not for Linux aarch64)."""
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve_backend(name: str) -> str:
+    """The backend ``name`` means here: "auto" is decord where it is installed, else PyAV.
 
     Raises:
-        ValueError: for an unknown backend.
+        ValueError: for an unknown name, or "decord" where decord is not installed.
     """
+    if name not in CHOICES:
+        raise ValueError(f"Unknown decoding backend {name!r}; expected one of "
+                         f"{', '.join(CHOICES)}.")
+    if name == "auto":
+        return "decord" if decord_available() else "pyav"
+    if name == "decord" and not decord_available():
+        raise ValueError("clips.backend is decord, but decord is not installed here (it has no "
+                         "build for this platform). Set clips.backend to auto or pyav: both "
+                         "decode the same frames.")
+    return name
+
+
+def open_video(path: str | Path, backend: str = "auto", *, threads: int = 1) -> VideoReader:
+    """Open ``path`` with a backend by name ("auto": see :func:`resolve_backend`).
+
+    Raises:
+        ValueError: for an unknown backend, or decord asked for where it is not installed.
+    """
+    backend = resolve_backend(backend)
     if backend == "decord":
         return DecordReader(path, threads=threads)
     if backend == "pyav":
         return PyAVReader(path, threads=threads)
-    raise ValueError(
-        f"Unknown decoding backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+    raise AssertionError(backend)  # resolve_backend returned a name it does not know
 
 
 def _plan(indices: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:
