@@ -111,6 +111,9 @@ def _check_output_folder(out: Path, marker: str) -> None:
 # --- a stage's outputs as one set -------------------------------------------------------------
 
 JOURNAL_PREFIX = ".vidlab-publish-"
+# What a writer stages beside a final path: ``.name.<pid>.<random>.tmp`` (mkstemp/mkdtemp) and
+# ``.name.old-<pid>`` (the previous output while it is being replaced).
+_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp|old-(?P<old>\d+))$")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -130,12 +133,11 @@ def clean_stale(folder: Path, name: str) -> list[Path]:
     if not Path(folder).is_dir():
         return removed
     for path in Path(folder).iterdir():
-        rest = path.name[len(name) + 2:] if path.name.startswith(f".{name}.") else ""
-        pid_text = rest.split(".", 1)[0].removeprefix("old-")
-        if not rest or not pid_text.isdigit() or not (rest.endswith(".tmp")
-                                                       or rest.startswith("old-")):
+        found = _STAGED.match(path.name)
+        if not found or found["name"] != name:
             continue
-        if int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+        pid = int(found["pid"] or found["old"])
+        if pid == os.getpid() or _pid_alive(pid):
             continue
         _remove(path)
         removed.append(path)
@@ -186,9 +188,6 @@ def finish_publish(journal: Path) -> bool:
     return True
 
 
-# What a writer stages beside a final path: ``.name.<pid>.<random>.tmp`` (mkstemp/mkdtemp) and
-# ``.name.old-<pid>`` (the previous output while it is being replaced).
-_STAGED = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp|old-(?P<old>\d+))$")
 # Folders of a project never holding vidlab's outputs, and too big to walk at every start.
 _SKIP = frozenset({"node_modules", "venv", "__pycache__", "mlruns", "src", "tests"})
 
