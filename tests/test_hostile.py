@@ -313,9 +313,7 @@ def _one_run(root: Path) -> int:
     """Assert ingest's outputs all describe one run (its counts, rows and copies agree) and that
     no temporary is left; returns that run's usable videos (0: no outputs)."""
     counts_file = root / "reports" / "ingest.json"
-    leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp") or ".old-" in p.name
-                 or p.name.startswith(".vidlab-publish-")]
-    assert not leftovers, leftovers
+    assert not _leftovers(root), _leftovers(root)
     if not counts_file.exists():
         assert not (root / "out" / "metadata.csv").exists()
         return 0
@@ -329,21 +327,11 @@ def _one_run(root: Path) -> int:
 
 @pytest.mark.parametrize("after_s", [0.3, 1.0, 2.0, 3.5])
 def test_ingest_killed_at_any_point_leaves_one_run(project: Path, after_s: float) -> None:
-    import signal
-    import time
-
     _csv(project, GOOD_NAMES[:3])
     ingest(project)
     assert _one_run(project) == 3
     _csv(project, GOOD_NAMES)  # the next run has six
-    env = os.environ | {"VIDLAB_KEY_DIR": str(project.parent / "keys")}
-    started = subprocess.Popen([VIDLAB, "ingest", "--out", "out", "--reports", "reports"],
-                               cwd=project, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(after_s)
-    with contextlib_suppress():
-        os.killpg(started.pid, signal.SIGKILL)
-    started.wait(timeout=60)
+    _kill_after(project, ["ingest", "--out", "out", "--reports", "reports"], after_s)
     vidlab(project, "params")  # any command first completes a publication a kill cut short
     assert _one_run(project) in (3, 6)
     ingest(project)

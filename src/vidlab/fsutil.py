@@ -126,15 +126,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(folder: Path, name: str) -> list[Path]:
-    """Remove what a killed writer of ``folder/name`` left: its staged ``.name.<pid>.*.tmp`` and
-    ``.name.old-<pid>`` siblings whose process is gone. Returns what was removed."""
+def clean_stale(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove what a killed writer of ``folder/name`` (None: of anything in ``folder``) left: its
+    staged ``.name.<pid>.*.tmp`` and ``.name.old-<pid>`` siblings whose process is gone. Returns
+    what was removed."""
     removed = []
     if not Path(folder).is_dir():
         return removed
     for path in Path(folder).iterdir():
         found = _STAGED.match(path.name)
-        if not found or found["name"] != name:
+        if not found or name is not None and found["name"] != name:
             continue
         pid = int(found["pid"] or found["old"])
         if pid == os.getpid() or _pid_alive(pid):
@@ -220,12 +221,8 @@ def finish_pending(root: Path, depth: int = 3) -> list[Path]:
             if finish_publish(journal):
                 done.append(journal)
     for folder in folders:
-        try:
-            names = {m["name"] for e in os.scandir(folder) if (m := _STAGED.match(e.name))}
-        except OSError:
-            continue
-        for name in names:
-            clean_stale(folder, name)
+        with contextlib.suppress(OSError):
+            clean_stale(folder)
     return done
 
 

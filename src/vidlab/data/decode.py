@@ -99,12 +99,8 @@ def open_video(path: str | Path, backend: str = "auto", *, threads: int = 1) -> 
     Raises:
         ValueError: for an unknown backend, or decord asked for where it is not installed.
     """
-    backend = resolve_backend(backend)
-    if backend == "decord":
-        return DecordReader(path, threads=threads)
-    if backend == "pyav":
-        return PyAVReader(path, threads=threads)
-    raise AssertionError(backend)  # resolve_backend returned a name it does not know
+    reader = DecordReader if resolve_backend(backend) == "decord" else PyAVReader
+    return reader(path, threads=threads)
 
 
 def _plan(indices: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -42,11 +42,11 @@ class VideoDatasetManager:
                  params: params_mod.Params | None = None, key: bytes | str | None = None) -> None:
         self.csv_path = Path(csv_path)
         self.video_directory = Path(video_directory) if video_directory is not None else None
-        self.params = params or params_mod.from_dict({})
         # checked here as the CLI checks them, so a wrong argument fails now, not silently
         if params is not None and not isinstance(params, params_mod.Params):
             raise DataError("params must be a vidlab Params (vidlab.params.load('params.yaml')), "
                             f"not {type(params).__name__}.")
+        self.params = params or params_mod.from_dict({})
         self.key = None if key is None else keys.check_key(key)
         self.output_directory_: Path | None = None
 
