@@ -5,7 +5,7 @@
    search, windowed distances, union-find -- with all cores; planted pairs recovered.
 2. Ratio: the same clustering and a naive Python double loop over all pairs (the windowed distance
    per pair) on one subset, side by side in this run; their clusters must be identical.
-3. Held-out accuracy: a labelled calibration set (:mod:`vidlab.quality.calibration`) drawn from
+3. Held-out accuracy: a labelled calibration set (:mod:`vidlab.stages.dedup.calibration`) drawn from
    another seed than the one the default threshold was chosen on: distinct demo recordings and 12
    edited copies of each (worse encode, 6 fps, scaling, crop, trim, boxes and text, brightness,
    display rotation, combinations), through the real encoder, decoder and hashing; pair precision
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vidlab import params as params_mod
-from vidlab.fsutil import atomic_write_text
-from vidlab.quality import calibration, dedup
-from vidlab.quality import signature as sig
-from vidlab.quality.neighbors import UnionFind
+from vidlab import config as params_mod
+from vidlab.core.fsutil import atomic_write_text
+from vidlab.media import signature as sig
+from vidlab.stages.dedup import calibration
+from vidlab.stages.dedup import stage as dedup
+from vidlab.stages.dedup.neighbors import UnionFind
 
 ROOT = Path(__file__).resolve().parents[1]
 

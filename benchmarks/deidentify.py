@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from vidlab import params as params_mod
-from vidlab.demo import generate
-from vidlab.fsutil import atomic_write_text, sha256_file
-from vidlab.ingest import stage
+from vidlab import config as params_mod
+from vidlab.core.fsutil import atomic_write_text, sha256_file
+from vidlab.stages.demo import stage as generate
+from vidlab.stages.ingest import stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,8 +107,8 @@ def realistic_video(path: Path, width: int, height: int, seconds: int, fps: int 
 def proof(work: Path, seconds: int, repeats: int) -> dict:
     """Per file: the packet remux alone, the remux with its frame-by-frame proof (what ingest
     does), and the floor a user pays to look at a file at all: one threaded full decode."""
-    from vidlab.ingest import deid
     from vidlab.media.reference import reference_decode
+    from vidlab.stages.ingest import deid
 
     result = {}
     for name, (width, height) in {"720p": (1280, 720), "1080p": (1920, 1080)}.items():

@@ -10,7 +10,7 @@
    default augmentation. The issue's target: the cache >= 10x decoding on the fly.
 3. Data wait: the share of training time spent waiting for the next batch (memmap, default
    augmentation, 0 and 2 workers) while training the three baselines as configured
-   (``vidlab.train.build_network``: center_frame, pool2d, the small R(2+1)D) on the CPU, with the
+   (``vidlab.stages.train.stage.build_network``: center_frame, pool2d, the small R(2+1)D) on the CPU, with the
    module's loss and optimizer; the models take turns by whole epochs on one loader, the first
    epoch a warm-up, then ``--epochs``. The smaller the model, the larger the share.
 
@@ -38,13 +38,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vidlab import params as params_mod
+from vidlab import config as params_mod
+from vidlab.config import Params
+from vidlab.core.fsutil import atomic_write_text
 from vidlab.data import cache
 from vidlab.data.datamodule import VideoDataModule
-from vidlab.data.decode import BACKENDS, decoder_threads, open_video
-from vidlab.fsutil import atomic_write_text
-from vidlab.params import Params
-from vidlab.train import MODELS
+from vidlab.media.decode import BACKENDS, decoder_threads, open_video
+from vidlab.models.registry import MODELS
+from vidlab.stages.clips import stage as clips_stage
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 10.0  # the issue's target: the cache loads >= 10x faster than decoding on the fly
@@ -169,7 +170,7 @@ def high_resolution(manifest: pd.DataFrame, params: Params, tmp: Path, repeats: 
     recordings are 720p or more. The cache stores clips at the model's size either way, so its
     speed does not change, while decoding on the fly pays for every full-size frame.
     """
-    from vidlab.demo.encode import read_frames, write_video
+    from vidlab.media.encode import read_frames, write_video
 
     val = manifest[manifest["split"] == "val"].copy()
     folder = tmp / "hd"
@@ -181,7 +182,7 @@ def high_resolution(manifest: pd.DataFrame, params: Params, tmp: Path, repeats: 
     splits = tmp / "hd-splits.csv"
     val.to_csv(splits, index=False)
     clips = tmp / "hd-clips"
-    cache.run(params, splits=splits, out=clips, reports=tmp / "hd-rep")
+    clips_stage.run(params, splits=splits, out=clips, reports=tmp / "hd-rep")
     plain = dataclasses.replace(params, augment=dataclasses.replace(params.augment, use=()))
     result: dict = {"videos": len(val), "size": list(size)}
     for workers in WORKERS:
@@ -238,7 +239,7 @@ def train_epoch(module, optimizer, loader) -> tuple[float, float, int, int]:
 def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
     """Seconds in ``next(batches)`` vs the training step, for the three configured baselines.
 
-    The networks are the demo's (``vidlab.train.build_network``: center_frame, pool2d and the
+    The networks are the demo's (``vidlab.stages.train.stage.build_network``: center_frame, pool2d and the
     small R(2+1)D) in ``ClipClassifier``, with its class-weighted cross-entropy and optimizer
     (``train.optimizer``, no LR schedule), on the memmap train loader with the default
     augmentation. Per worker count, one loader serves all three models (persistent workers, as
@@ -250,11 +251,11 @@ def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
     between worker counts.
     """
     from vidlab.models.module import ClipClassifier
-    from vidlab.train import build_network, class_weights
+    from vidlab.models.registry import build_network, class_weights
 
     t = params.train
     result: dict = {"models": list(MODELS),
-                    "built_with": "vidlab.train.build_network (params.yaml train section)",
+                    "built_with": "vidlab.stages.train.stage.build_network (params.yaml train section)",
                     "networks": {"width_2d": t.width, "depth": t.depth, "pool": t.pool,
                                  "r2plus1d_variant": t.r2plus1d_variant,
                                  "r2plus1d_width": t.r2plus1d_width},
@@ -374,7 +375,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vidlab-bench-") as tmp:
         clips = args.clips or Path(tmp) / "clips"
         start = time.perf_counter()
-        summary = cache.run(params, splits=splits, out=clips, reports=Path(tmp) / "rep")
+        summary = clips_stage.run(params, splits=splits, out=clips, reports=Path(tmp) / "rep")
         built = {"seconds": round(time.perf_counter() - start, 2), "clips": summary["clips"],
                  "failed": len(summary["failed"]),
                  "workers": params.clips.workers or os.cpu_count()}

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from vidlab import params as params_mod
-from vidlab.demo import generate
-from vidlab.fsutil import atomic_write_text
-from vidlab.quality.manifest import limits_of
-from vidlab.quality.probe import probe_all
+from vidlab import config as params_mod
+from vidlab.core.fsutil import atomic_write_text
+from vidlab.media.probe import probe_all
+from vidlab.stages.demo import stage as generate
+from vidlab.stages.probe.stage import limits_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +72,8 @@ def synthetic(rows: int):
     import numpy as np
     import pandas as pd
 
-    from vidlab.ingest.schema import METADATA_COLUMNS
-    from vidlab.quality.probe import MANIFEST_COLUMNS
+    from vidlab.data.schema import METADATA_COLUMNS
+    from vidlab.media.probe import MANIFEST_COLUMNS
 
     rng = np.random.default_rng(0)
     ids = [f"{k:016x}" for k in range(rows)]
@@ -105,7 +105,7 @@ def pandas_checks(batches: dict, parameters: dict) -> bool:
 
 
 def validation(rows: int, repeats: int) -> dict:
-    from vidlab.quality import validate
+    from vidlab.stages.validate import stage as validate
 
     params = params_mod.load(ROOT / "params.yaml")
     meta, probed = synthetic(rows)

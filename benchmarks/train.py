@@ -1,7 +1,7 @@
 """Benchmark: training and eval throughput (clips/s) of the three baselines, side by side.
 
-Each model of ``vidlab.train.MODELS`` is built exactly as the demo trains it
-(``vidlab.train.build_network`` from params.yaml's train section: widths, depth, variant, pool)
+Each model of ``vidlab.stages.train.stage.MODELS`` is built exactly as the demo trains it
+(``vidlab.stages.train.stage.build_network`` from params.yaml's train section: widths, depth, variant, pool)
 and wrapped in ``ClipClassifier``. On batches of the configured shape (``loader.batch_size`` clips
 of 3 x ``clips.clip_len`` x ``clips.size`` x ``clips.size``):
 
@@ -42,11 +42,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vidlab import params as params_mod
-from vidlab.fsutil import atomic_write_text
+from vidlab import config as params_mod
+from vidlab.config import Params
+from vidlab.core.fsutil import atomic_write_text
 from vidlab.models.module import ClipClassifier
-from vidlab.params import Params
-from vidlab.train import MODELS, build_network
+from vidlab.models.registry import MODELS, build_network
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "center_frame"  # the ratios' reference: the cheapest model, which cannot see motion

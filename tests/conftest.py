@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidlab import params as params_mod
-from vidlab.demo.encode import write_video
+from vidlab import config as params_mod
+from vidlab.media.encode import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Where decord is not installed (a platform without its wheels, or the PyAV-only run with
     tests/no_decord first on PYTHONPATH), tests of decord itself are skipped; every other test,
     the pipeline's included, runs on PyAV and must give the same frames."""
-    from vidlab.data.decode import decord_available
+    from vidlab.media.decode import decord_available
 
     if decord_available():
         return
@@ -56,7 +56,7 @@ def assert_no_identifiers(demo_csv: Path, roots: list[Path], base: Path) -> None
     6+ characters, which compressed data does not hit by chance."""
     import csv
 
-    from vidlab.demo.catalog import FIRST_NAMES
+    from vidlab.synth.catalog import FIRST_NAMES
 
     with open(demo_csv, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -138,7 +138,7 @@ def tiny_video(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The full default demo dataset, generated once per test session."""
-    from vidlab.demo import generate
+    from vidlab.stages.demo import stage as generate
 
     loaded = params_mod.load(ROOT / "params.yaml")
     out = tmp_path_factory.mktemp("demo") / "demo"
@@ -196,8 +196,8 @@ def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pixel says the label; two videos per subject group; domains cycle through 4 values and
     milestones through 5 (for multi-class targets). The clips cache over them, a sqlite MLflow
     store, tiny networks."""
-    from vidlab.data import cache
     from vidlab.data.cache import LABEL_COLUMNS
+    from vidlab.stages.clips import stage as clips_stage
 
     root = tmp_path_factory.mktemp("texture")
     rng = np.random.default_rng(7)
@@ -230,6 +230,6 @@ def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
         evaluate=dataclasses.replace(base.evaluate, n_boot=50),
         tracking=dataclasses.replace(base.tracking, experiment="test-texture",
                                      uri=f"sqlite:///{root / 'mlflow.db'}"))
-    cache.run(params, splits=splits, out=root / "clips", reports=root / "reports")
+    clips_stage.run(params, splits=splits, out=root / "clips", reports=root / "reports")
     (root / "params.yaml").write_text("# the test's params\n")
     return {"params": params, "splits": splits, "clips": root / "clips", "root": root}

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidlab import card as card_mod
-from vidlab import params as params_mod
-from vidlab.eda import inputs_hash
-from vidlab.train import EVALUATED
+from vidlab import config as params_mod
+from vidlab.models.registry import EVALUATED
+from vidlab.stages.card import stage as card_mod
+from vidlab.stages.eda.stage import inputs_hash
 
 
 def states(project: Path, out: Path, params: params_mod.Params | None = None,

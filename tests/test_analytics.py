@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vidlab.analytics import plots, render, report
-from vidlab.analytics.summary import imbalance_ratio, summarize
-from vidlab.errors import DataError
-from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.params import IngestParams, Params, ReportParams, from_dict
+from vidlab.config import IngestParams, Params, ReportParams, from_dict
+from vidlab.core.errors import DataError
+from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
+from vidlab.stages.report import plots, render
+from vidlab.stages.report import stage as report
+from vidlab.stages.report.summary import imbalance_ratio, summarize
 
 INGEST = IngestParams()
 REPORT = ReportParams()

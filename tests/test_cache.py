@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab.data import cache
-from vidlab.errors import DataError
-from vidlab.params import Params
+from vidlab.config import Params
+from vidlab.core.errors import DataError
+from vidlab.stages.clips import stage as clips_stage
 
 
 def build(params: Params, splits: Path, out: Path) -> dict:
-    return cache.run(params, splits=splits, out=out / "clips", reports=out / "reports")
+    return clips_stage.run(params, splits=splits, out=out / "clips", reports=out / "reports")
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -127,15 +127,15 @@ def test_decord_asked_for_where_it_is_not_installed(clip_params: Params, index_s
     what to set; `auto` builds the same cache with PyAV."""
     import sys
 
-    from vidlab.errors import ParamsError
+    from vidlab.core.errors import ParamsError
 
     monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now fails
     decord = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
                                                                         backend="decord"))
     with pytest.raises(ParamsError, match="Set clips.backend to auto or pyav"):
-        cache.run(decord, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
+        clips_stage.run(decord, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
     assert not (tmp_path / "c").exists()
     auto = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
                                                                       backend="auto"))
-    summary = cache.run(auto, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
+    summary = clips_stage.run(auto, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
     assert summary["backend"] == "pyav" and set(summary["backend_of"].values()) == {"pyav"}

@@ -16,8 +16,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from vidlab import card, tracking
-from vidlab import params as params_mod
+from vidlab import config as params_mod
+from vidlab import tracking
+from vidlab.stages.card import stage as card
 
 CLASSES = ("achieved", "not_achieved")
 SPLIT_OF = ["train"] * 8 + ["val"] * 2 + ["test"] * 2

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from vidlab import classical, evaluate, tracking
+from vidlab import tracking
+from vidlab.core.fsutil import sha256_file
 from vidlab.data.datamodule import VideoDataModule
-from vidlab.fsutil import sha256_file
 from vidlab.models.classical import ABSENT, clip_features, feature_count
-from vidlab.train import CLASSICAL, TAG_WEIGHTS
+from vidlab.models.registry import CLASSICAL
+from vidlab.stages.classical import stage as classical
+from vidlab.stages.evaluate import stage as evaluate
+from vidlab.tracking.pipeline import TAG_WEIGHTS
 
 MEAN, STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)
 

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from vidlab import __version__
-from vidlab.cli import app
+from vidlab.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "torchvision", "pytorch_lightning", "lightning", "mlflow", "great_expectations",
@@ -31,7 +31,7 @@ def test_help_imports_no_heavy_library(argv: list[str]) -> None:
     """`vidlab --help` (and each command's help) must not pay for torch, MLflow or GX."""
     code = (
         "import json, sys\n"
-        "from vidlab.cli import app\n"
+        "from vidlab.cli.main import app\n"
         f"try:\n    app({argv!r})\nexcept SystemExit:\n    pass\n"
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
     )

@@ -19,8 +19,8 @@ import yaml
 
 from tests.conftest import copy_project, run
 from tests.story import assert_one_story
-from vidlab import params as params_mod
-from vidlab.demo import generate
+from vidlab import config as params_mod
+from vidlab.stages.demo import stage as generate
 
 
 @pytest.mark.slow

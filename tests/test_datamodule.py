@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
-from vidlab.data import cache
+from vidlab.config import Params
+from vidlab.core.errors import DataError
 from vidlab.data.datamodule import VideoDataModule
-from vidlab.errors import DataError
-from vidlab.params import Params
+from vidlab.stages.clips import stage as clips_stage
 
 
 @pytest.fixture
 def cached(clip_params: Params, index_splits: Path, tmp_path: Path) -> Path:
-    cache.run(clip_params, splits=index_splits, out=tmp_path / "clips",
+    clips_stage.run(clip_params, splits=index_splits, out=tmp_path / "clips",
               reports=tmp_path / "reports")
     return tmp_path / "clips"
 

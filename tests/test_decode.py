@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from vidlab.data.decode import BACKENDS, decoder_threads, open_video
 from vidlab.data.sampling import make_clip_sampler
+from vidlab.media.decode import BACKENDS, decoder_threads, open_video
 
 # 10 frames at ~30 fps, then 20 frames 0.2 s apart: a variable-frame-rate recording
 VFR_MS = [0, 33, 66, 100, 133, 166, 200, 233, 266, 300] + [300 + 200 * k for k in range(1, 21)]
@@ -62,7 +62,7 @@ def test_backends_decode_identical_pixels(cfr) -> None:
 def test_auto_is_decord_where_installed_else_pyav(monkeypatch, cfr) -> None:
     """What a platform without decord's wheels gets: `auto` decodes with PyAV; asking for decord
     there is a clear error, not an ImportError."""
-    from vidlab.data.decode import PyAVReader, decord_available, resolve_backend
+    from vidlab.media.decode import PyAVReader, decord_available, resolve_backend
 
     monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now fails
     assert not decord_available()

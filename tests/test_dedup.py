@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab.demo.variants import KINDS, write_variant
-from vidlab.quality import dedup
-from vidlab.quality import signature as sig
-from vidlab.quality.neighbors import UnionFind, brute_force_pairs, near_pairs, plan_tables
+from vidlab.media import signature as sig
+from vidlab.stages.dedup import stage as dedup
+from vidlab.stages.dedup.neighbors import UnionFind, brute_force_pairs, near_pairs, plan_tables
+from vidlab.synth.variants import KINDS, write_variant
 
 
 def _index(frame) -> int:

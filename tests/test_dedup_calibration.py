@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from vidlab import card
-from vidlab import params as params_mod
-from vidlab.errors import DataError
-from vidlab.quality import calibration as calib
-from vidlab.quality import dedup
-from vidlab.quality import signature as sig
+from vidlab import config as params_mod
+from vidlab.core.errors import DataError
+from vidlab.media import signature as sig
+from vidlab.stages.card import stage as card
+from vidlab.stages.dedup import calibration as calib
+from vidlab.stages.dedup import stage as dedup
 
 SMALL = calib.CalibrationSet(recordings=8)
 
@@ -37,7 +37,7 @@ def small_set(dedup_params) -> tuple[np.ndarray, dict]:
 
 
 def _recording(index: int = 0) -> tuple[np.ndarray, int]:
-    from vidlab.demo.scene import render
+    from vidlab.synth.scene import render
 
     scene = calib.scenes(SMALL)[index]
     return render(scene, SMALL.width, SMALL.height, SMALL.fps, SMALL.noise_std), scene.seed
@@ -79,7 +79,7 @@ def test_figures_match_what_the_stage_search_finds(small_set, dedup_params) -> N
 def test_committed_calibration_backs_the_default_threshold(dedup_params) -> None:
     doc = json.loads(calib.COMMITTED.read_text())
     report = calib.report(dedup_params)
-    assert report["current"], "regenerate: uv run python -m vidlab.quality.calibration"
+    assert report["current"], "regenerate: uv run python -m vidlab.stages.dedup.calibration"
     assert doc["set"]["recordings"] >= 100 and set(doc["set"]["edits"]) == set(calib.EDITS)
     assert dedup_params.threshold == doc["threshold"]["chosen"] == report["recommended_threshold"]
     assert report["recall"] >= 0.98 and report["false_pairs"] == 0
@@ -119,7 +119,7 @@ def test_report_leaves_out_a_stale_or_missing_calibration(dedup_params, tmp_path
     stale.write_text(json.dumps(doc))
     report = calib.report(dedup_params, stale)
     assert report["current"] is False and "precision" not in report
-    with pytest.raises(DataError, match="python -m vidlab.quality.calibration"):
+    with pytest.raises(DataError, match="python -m vidlab.stages.dedup.calibration"):
         calib.report(dedup_params, tmp_path / "absent.json")
 
 

@@ -17,10 +17,10 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vidlab.demo import generate
-from vidlab.demo.catalog import MILESTONE_AGES
-from vidlab.demo.encode import read_frames
-from vidlab.demo.scene import Scene, render
+from vidlab.media.encode import read_frames
+from vidlab.stages.demo import stage as generate
+from vidlab.synth.catalog import MILESTONE_AGES
+from vidlab.synth.scene import Scene, render
 
 FAULT_KINDS = {
     "zero_byte", "truncated", "non_video", "near_duplicate", "vfr", "missing_file", "orphan_file",

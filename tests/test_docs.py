@@ -9,7 +9,7 @@ import pytest
 import typer.main
 import yaml
 
-from vidlab.cli import app
+from vidlab.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from vidlab import eda
-from vidlab.quality.probe import Limits, probe_file
-from vidlab.train import build_network
+from vidlab.media.probe import Limits, probe_file
+from vidlab.models.registry import build_network
+from vidlab.stages.eda import stage as eda
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from vidlab.demo.encode import read_frames, rgb_to_yuv420p, write_video
+from vidlab.media.encode import read_frames, rgb_to_yuv420p, write_video
 
 
 def ffmpeg_yuv(rgb: np.ndarray) -> np.ndarray:

@@ -14,8 +14,11 @@ import torch
 from sklearn import metrics as skm
 
 from tests.conftest import TEXTURE_MILESTONES, TEXTURE_SPLITS
-from vidlab import evaluate, metrics, train
-from vidlab.params import Params
+from vidlab.config import Params
+from vidlab.models import metrics, registry
+from vidlab.stages.compare import stage as compare_stage
+from vidlab.stages.evaluate import stage as evaluate
+from vidlab.stages.train import stage as train
 
 
 def sk_ece(probs: np.ndarray, labels: np.ndarray, bins: int) -> float:
@@ -76,7 +79,7 @@ def test_bootstrap_resamples_whole_units_and_is_seeded() -> None:
 
 
 def test_perturbations_change_what_they_should() -> None:
-    from vidlab import params as params_mod
+    from vidlab import config as params_mod
 
     params = params_mod.load(Path(__file__).parents[1] / "params.yaml")
     rng = np.random.default_rng(0)
@@ -164,7 +167,7 @@ def test_subgroups_robustness_plots_and_mlflow_artifacts(evaluated: dict) -> Non
 
 def test_compare_table_lists_every_model(evaluated: dict, tmp_path: Path) -> None:
     result = evaluated["result"]
-    text = evaluate.compare({"pool2d": result, "again": result}, tmp_path / "models.md")
+    text = compare_stage.compare({"pool2d": result, "again": result}, tmp_path / "models.md")
     assert "| `pool2d` |" in text and "| `again` |" in text and "occlusion" in text
     assert (tmp_path / "models.md").read_text() == text
 
@@ -177,7 +180,7 @@ def test_a_multiclass_target_gets_top5(texture_project: dict, tmp_path: Path) ->
                                          classes=TEXTURE_MILESTONES),
         evaluate=dataclasses.replace(params.evaluate, n_boot=10, splits=("val",)))
     (tmp_path / "models").mkdir()
-    torch.save(train.build_network("center_frame", params).state_dict(),
+    torch.save(registry.build_network("center_frame", params).state_dict(),
                tmp_path / "models" / "center_frame.pt")
     result = evaluate.run(params, model="center_frame", splits=texture_project["splits"],
                           clips=texture_project["clips"],

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vidlab.errors import DataError
-from vidlab.fsutil import atomic_dir, atomic_write_text, sha256_file
+from vidlab.core.errors import DataError
+from vidlab.core.fsutil import atomic_dir, atomic_write_text, sha256_file
 
 
 def test_atomic_dir_replaces_own_output(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_a_kill_during_publishing_is_completed_by_the_next_command(tmp_path: Pat
     killed writers staged but never published is removed, wherever the outputs live."""
     import json
 
-    from vidlab.fsutil import JOURNAL_PREFIX, finish_pending
+    from vidlab.core.fsutil import JOURNAL_PREFIX, finish_pending
 
     out = tmp_path / "results" / "stage"
     out.mkdir(parents=True)

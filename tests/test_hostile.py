@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from vidlab.demo.encode import write_video
+from vidlab.media.encode import write_video
 
 VIDLAB = str(Path(sys.executable).parent / "vidlab")
 UNPRIVILEGED = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
@@ -269,7 +269,7 @@ def test_the_demo_key_is_refused_on_files_that_are_not_the_demo(project: Path) -
 
 
 def test_an_unexpected_error_leaves_a_scrubbed_log(project: Path) -> None:
-    from vidlab import boundary
+    from vidlab.core import boundary
 
     boundary.register_names(["Zoë Ångström 2024-03-05.mp4", "Zoë"])
     try:

@@ -15,11 +15,11 @@ import av
 import pytest
 
 from tests.conftest import assert_no_identifiers
-from vidlab.errors import DataError
-from vidlab.ingest import deid, keys, leaks, stage
-from vidlab.ingest.csvread import read_rows
-from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.params import DataParams
+from vidlab.config import DataParams
+from vidlab.core.errors import DataError
+from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
+from vidlab.stages.ingest import deid, keys, leaks, stage
+from vidlab.stages.ingest.csvread import read_rows
 
 IDENTIFYING_TAGS = {"creation_time", "location", "location-eng", "make", "model", "title",
                     "comment", "encoder", "com.apple.quicktime.location.ISO6709"}
@@ -39,7 +39,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 def ingested(demo_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The demo dataset ingested once (demo key), with the raw folder's digest before and after."""
     from tests.conftest import ROOT
-    from vidlab import params as params_mod
+    from vidlab import config as params_mod
 
     loaded = params_mod.load(ROOT / "params.yaml")
     work = tmp_path_factory.mktemp("ingest")
@@ -311,7 +311,7 @@ def test_dry_run_writes_nothing(custom: dict) -> None:
 def test_audio_can_be_dropped(custom: dict, tmp_path: Path) -> None:
     import numpy as np
 
-    from vidlab.demo.encode import write_video
+    from vidlab.media.encode import write_video
 
     write_video(custom["videos"] / "noah_2024-02-01.mp4", np.zeros((6, 48, 64, 3), np.uint8),
                 fps=15, audio=np.zeros(8000, np.float32))
@@ -329,7 +329,7 @@ def test_summary_counts_equal_counts_from_the_csv(ingested: dict, demo_dataset: 
     """summary.json vs counting the raw CSV directly, minus the rows the answer key says fail."""
     from collections import Counter
 
-    from vidlab.analytics import report
+    from vidlab.stages.report import stage as report
 
     params = ingested["params"]
     summary = report.run(params=params, metadata_csv=ingested["out"] / "metadata.csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from vidlab.quality.isolate import run_isolated
+from vidlab.core.isolate import run_isolated
 
 
 def behave(item: str) -> str:

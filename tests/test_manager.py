@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vidlab import VideoDatasetManager
-from vidlab.errors import DataError
+from vidlab.core.errors import DataError
 
 SEED_CSV = """filename,child_age,milestone_id,label
 video_001.mp4,6,M_6M_001,achieved

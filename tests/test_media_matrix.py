@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from tests import mediamatrix as mm
-from vidlab.data.decode import BACKENDS, UnsupportedVideo, open_video
-from vidlab.ingest import deid
+from vidlab.media.decode import BACKENDS, UnsupportedVideo, open_video
+from vidlab.media.probe import Limits, probe_file
 from vidlab.media.reference import integrity, reference_decode
-from vidlab.quality.probe import Limits, probe_file
+from vidlab.stages.ingest import deid
 
 LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1, vfr_tolerance=0.1,
                 fps_tolerance=0.05, max_keyframe_interval_s=5.0)
@@ -221,7 +221,7 @@ def test_clips_refuse_a_frozen_clip_of_a_moving_video(matrix: Path) -> None:
                                   "h264_bf-r0-cfr-silent-intact.avi"])
 def test_cfr_normalisation_keeps_frames_upright_and_in_order(matrix: Path, tmp_path: Path,
                                                             name: str) -> None:
-    from vidlab.quality.manifest import normalize_cfr
+    from vidlab.stages.probe.stage import normalize_cfr
 
     cell = next(c for c in CELLS if c.name == name)
     out = tmp_path / "cfr.mp4"

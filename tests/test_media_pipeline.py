@@ -17,7 +17,7 @@ import yaml
 
 from tests import mediamatrix as mm
 from tests.conftest import copy_project, run
-from vidlab.data.decode import decord_available
+from vidlab.media.decode import decord_available
 
 SIZE = 128  # letterboxed, a 128 x 96 picture keeps its pixels: rows 16..111 of the clip
 

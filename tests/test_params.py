@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vidlab import params as params_mod
-from vidlab.errors import ParamsError
+from vidlab import config as params_mod
+from vidlab.core.errors import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab.demo.encode import write_video
-from vidlab.quality import manifest
-from vidlab.quality.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+from vidlab.media.encode import write_video
+from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+from vidlab.stages.probe import stage as manifest
 
 LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1,
                 vfr_tolerance=0.1, fps_tolerance=0.05,

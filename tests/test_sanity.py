@@ -14,10 +14,10 @@ from PIL import Image
 from scipy import stats
 
 from tests.conftest import TEXTURE_SPLITS
-from vidlab import sanity, train
+from vidlab.config import Params
 from vidlab.data.datasets import CachedClips
-from vidlab.models import networks
-from vidlab.params import Params
+from vidlab.models import networks, registry
+from vidlab.stages.sanity import stage as sanity
 
 
 @pytest.fixture(scope="module")
@@ -204,9 +204,9 @@ def test_gradcam_of_pool2d_covers_every_frame() -> None:
 
 def _weights(project: dict, folder: Path) -> Path:
     """Untrained but real state dicts where the train stage would put them."""
-    for model in train.MODELS:
+    for model in registry.MODELS:
         (folder / model).mkdir(parents=True, exist_ok=True)
-        torch.save(train.build_network(model, project["params"]).state_dict(),
+        torch.save(registry.build_network(model, project["params"]).state_dict(),
                    folder / model / "model.pt")
     return folder
 

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab import split, split_report
-from vidlab.errors import DataError
-from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.params import SPLIT_NAMES
+from vidlab.config import SPLIT_NAMES
+from vidlab.core.errors import DataError
+from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
+from vidlab.stages.split import report as split_report
+from vidlab.stages.split import stage as split
 
 N_SUBJECTS = 30
 REPORT_FILES = ("summary.json", "leakage.json", "distributions.json", "distributions.png",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from vidlab import __version__, tracking
-from vidlab.errors import DataError
-from vidlab.params import TrackingParams
+from vidlab.config import TrackingParams
+from vidlab.core.errors import DataError
 
 # MLflow's SQLAlchemy models trip a deprecation warning in newer SQLAlchemy; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")

@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidlab import tracking, train
-from vidlab.data import cache
-from vidlab.errors import DataError
-from vidlab.params import Params
+from vidlab import tracking
+from vidlab.config import Params
+from vidlab.core.errors import DataError
+from vidlab.models import registry
+from vidlab.stages.clips import stage as clips_stage
+from vidlab.stages.train import stage as train
 
 
 @pytest.fixture
 def setup(clip_params: Params, index_splits: Path, tmp_path: Path) -> dict:
     """A tiny project: params.yaml, the cached clips, a sqlite MLflow store, fast settings."""
-    cache.run(clip_params, splits=index_splits, out=tmp_path / "clips",
+    clips_stage.run(clip_params, splits=index_splits, out=tmp_path / "clips",
               reports=tmp_path / "reports")
     (tmp_path / "params.yaml").write_text("# the test's params\n")
     (tmp_path / "metadata.csv").write_text("video_id,sha256\nv,00\n")  # names the data version
@@ -45,13 +47,13 @@ def test_every_baseline_trains_and_nests_under_one_pipeline_run(setup: dict,
     import mlflow
 
     runs = {}
-    for model in train.MODELS:
+    for model in registry.MODELS:
         result = fit(setup, model, tmp_path / "models" / model)
         runs[model] = result["run_id"]
         metrics = json.loads((tmp_path / "models" / model / "metrics.json").read_text())
         assert 0.0 <= metrics["best_val_video_acc"] <= 1.0 and metrics["epochs"] >= 1
         state = torch.load(tmp_path / "models" / model / "model.pt", weights_only=True)
-        train.build_network(model, setup["params"]).load_state_dict(state)  # a plain state dict
+        registry.build_network(model, setup["params"]).load_state_dict(state)  # a plain state dict
     client = mlflow.MlflowClient(tracking_uri=setup["params"].tracking.uri)
     children = [client.get_run(run_id) for run_id in runs.values()]
     parents = {run.data.tags["mlflow.parentRunId"] for run in children}

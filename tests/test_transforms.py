@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
+from vidlab.config import AugmentParams
 from vidlab.data.transforms import EvalPreset, TemporalAugment, TrainPreset, fit
-from vidlab.params import AugmentParams
 
 MEAN, STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)
 

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from vidlab.errors import DataError
-from vidlab.ingest.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.quality import validate
-from vidlab.quality.probe import MANIFEST_COLUMNS
+from vidlab.core.errors import DataError
+from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
+from vidlab.media.probe import MANIFEST_COLUMNS
+from vidlab.stages.validate import stage as validate
 
 N = 40
 
@@ -151,8 +151,8 @@ def test_missing_class_stops_the_stage(stage) -> None:
 def test_later_stages_refuse_a_failed_validation(stage, params) -> None:
     """A passing run writes the quarantine later stages read; a failing one removes it (its
     table goes to the reports folder), so dedup and split stop with a message, not stale data."""
-    from vidlab.quality import dedup
-    from vidlab.split import load_rows
+    from vidlab.stages.dedup import stage as dedup
+    from vidlab.stages.split.stage import load_rows
 
     assert stage(metadata())["passed"]
     assert (stage.tmp / "q.csv").is_file()

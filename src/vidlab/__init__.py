@@ -8,7 +8,7 @@ __all__ = ["VideoDatasetManager", "__version__"]
 def __getattr__(name: str):
     # Lazy, so `import vidlab` (and the CLI) stays light: the manager pulls in pandas and PyAV.
     if name == "VideoDatasetManager":
-        from vidlab.ingest.manager import VideoDatasetManager
+        from vidlab.api import VideoDatasetManager
 
         return VideoDatasetManager
     raise AttributeError(f"module 'vidlab' has no attribute {name!r}")

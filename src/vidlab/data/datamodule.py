@@ -20,12 +20,12 @@ import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from vidlab.config import SPLIT_NAMES, Params
+from vidlab.core.errors import DataError
 from vidlab.data.cache import resolve_paths
 from vidlab.data.datasets import CachedClips, LiveClips, shard_stream
-from vidlab.data.decode import decoder_threads
 from vidlab.data.transforms import EvalPreset, TrainPreset
-from vidlab.errors import DataError
-from vidlab.params import SPLIT_NAMES, Params
+from vidlab.media.decode import decoder_threads
 
 log = logging.getLogger(__name__)
 

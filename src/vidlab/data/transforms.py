@@ -30,7 +30,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from vidlab.params import AugmentParams
+from vidlab.config import AugmentParams
 
 
 def fit(clip: torch.Tensor, *, size: int, crop: str = "center") -> torch.Tensor:

@@ -1,1 +1,0 @@
-"""Quality: probing, integrity, validation, duplicates."""

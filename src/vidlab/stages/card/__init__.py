@@ -1,0 +1,1 @@
+"""The ``card`` stage: the dataset card and the Go/No-Go readiness checklist."""

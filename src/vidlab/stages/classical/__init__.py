@@ -1,0 +1,1 @@
+"""The ``classical`` stage: colour-histogram and motion-energy features, logistic regression."""

@@ -1,0 +1,1 @@
+"""The ``compare`` stage: one Markdown table of the evaluated baselines."""

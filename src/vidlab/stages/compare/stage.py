@@ -1,0 +1,63 @@
+"""The ``compare`` stage: the evaluated baselines side by side in one Markdown table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vidlab.core.errors import DataError
+from vidlab.core.fsutil import atomic_write_text
+from vidlab.models.scoring import PERTURBATIONS, cell
+
+TABLE = (("acc", "accuracy"), ("macro_f1", "macro F1"), ("balanced_acc", "balanced acc."),
+         ("auroc", "AUROC"), ("ap", "AP"), ("ece", "ECE"))
+
+
+def compare(results: dict[str, dict], out: Path) -> str:
+    """A Markdown table of the models side by side (video level, each evaluated split), with the
+    robustness changes on test."""
+    lines = ["# Baselines compared", ""]
+    first = next(iter(results.values()))
+    lines.append(f"Target `{first['target']}` ({', '.join(first['classes'])}); video level "
+                 f"(softmax averaged over a video's clips); {first['bootstrap']['level']:.0%} "
+                 f"bootstrap intervals over {first['bootstrap']['n']} resamples of "
+                 f"{first['bootstrap']['unit']}s. From `reports/metrics/<model>.json`.")
+    for split in ("test", "val"):
+        if not all(split in r for r in results.values()):
+            continue
+        n = first[split]["video"]["n"]
+        lines += ["", f"## {split} ({n} videos)", "",
+                  "| model | " + " | ".join(title for _, title in TABLE) + " |",
+                  "|---" * (len(TABLE) + 1) + "|"]
+        for model, r in results.items():
+            cells = [cell(r[split]["video"].get(key)) for key, _ in TABLE]
+            lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+    if all("robustness" in r for r in results.values()):
+        lines += ["", "## Robustness (test accuracy change from clean)", "",
+                  "| model | " + " | ".join(PERTURBATIONS) + " |",
+                  "|---" * (len(PERTURBATIONS) + 1) + "|"]
+        for model, r in results.items():
+            cells = []
+            for name in PERTURBATIONS:
+                change = r["robustness"][name].get("acc_change")
+                cells.append("n/a" if change is None else f"{change:+.3f}")
+            lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+        settings = first["robustness"]["settings"]
+        lines += ["", f"fps x{settings['fps_factors'][0]} / x{settings['fps_factors'][1]}, "
+                  f"JPEG quality {settings['jpeg_quality']}, blur sigma "
+                  f"{settings['blur_sigma']}, central occlusion {settings['occlusion']:.0%} of "
+                  "the side."]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(Path(out), text)
+    return text
+
+
+def run(metrics: Path, models: list[str], out: Path) -> str:
+    """Read ``<metrics>/<model>.json`` for each model and write the table to ``out``."""
+    results = {}
+    for model in models:
+        path = Path(metrics) / f"{model}.json"
+        if not path.is_file():
+            raise DataError(f"No metrics at {path}. Run `dvc repro evaluate@{model}` first.")
+        results[model] = json.loads(path.read_text(encoding="utf-8"))
+    return compare(results, out)

@@ -1,0 +1,1 @@
+"""The ``eda`` stage: exploratory views on one HTML page."""

@@ -1,0 +1,1 @@
+"""The ``evaluate`` stage: task metrics with bootstrap intervals, subgroups, robustness, plots."""

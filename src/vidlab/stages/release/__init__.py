@@ -1,0 +1,1 @@
+"""``vidlab release``: pin a checked dataset version (git tag, citation, instructions)."""

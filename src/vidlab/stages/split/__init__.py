@@ -1,0 +1,1 @@
+"""The ``split`` stage: leakage-free train/val/test splits and k-fold, with their report."""

@@ -1,0 +1,1 @@
+"""The ``train`` stage: one baseline trained with Lightning, logged to MLflow."""

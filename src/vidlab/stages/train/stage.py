@@ -1,0 +1,129 @@
+"""The `train@model` stage: one baseline trained with Lightning, logged to MLflow.
+
+The network (:mod:`vidlab.models.networks`) is injected into :class:`ClipClassifier`; data comes
+from :class:`VideoDataModule` (the split manifest and the clips cache). The best epoch by
+``train.monitor`` is kept (early stopping after ``train.patience`` epochs without improvement)
+and written as a state dict, never a pickled model.
+
+MLflow: every model's run nests under one parent run per pipeline run: the parent is found (or
+created) by a key over the git commit, the dataset fingerprint and params.yaml, so the three
+``train@…`` stages of one ``dvc repro`` share it. Runs carry params, per-epoch metrics, the
+standard provenance tags, and artifacts: the state dict, params.yaml and dvc.lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from vidlab.config import Params
+from vidlab.core.errors import DataError
+from vidlab.core.fsutil import atomic_write_text, sha256_file
+from vidlab.models.registry import MODELS, build_network, class_weights
+from vidlab.models.trainer import global_rank, trainer
+from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
+        root: Path | None = None, metadata: Path | None = None) -> dict:
+    """Train ``model``; write ``out/model.pt`` (state dict) and ``out/metrics.json``.
+
+    Returns:
+        The metrics of the best epoch, the epochs trained and the MLflow run id.
+    """
+    import pytorch_lightning as pl
+
+    from vidlab import tracking
+    from vidlab.core.paths import project_root
+    from vidlab.data.datamodule import VideoDataModule
+    from vidlab.models.module import ClipClassifier
+
+    if model not in MODELS:
+        raise DataError(f"Unknown model {model!r}; expected one of {', '.join(MODELS)}.")
+    root = Path(root) if root is not None else project_root()
+    t = params.train
+    pl.seed_everything(params.base.seed, workers=True, verbose=False)
+    data = VideoDataModule(params, splits=splits, clips=clips)
+    data.setup()
+    net = build_network(model, params)
+    module = ClipClassifier(net, classes=len(params.base.classes), lr=t.lr,
+                            weight_decay=t.weight_decay, optimizer=t.optimizer,
+                            schedule=t.schedule, class_weights=class_weights(data, params))
+    rank = global_rank(t.devices)
+    if rank != 0:  # a DDP worker Lightning launched: train, but log and write nothing
+        with tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
+            return _fit(module, data, params, None, Path(tmp)) | {"rank": rank}
+    pipe = pipeline_run(params, root, splits, clips, metadata)
+    with tracking.start_run(params.tracking, run_name=model, fingerprint=pipe.dataset,
+                            processed=pipe.processed, root=root, parent_run_id=pipe.parent,
+                            tags={"vidlab.model": model}) as active, \
+            tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
+        result = _fit(module, data, params, active.info.run_id, Path(tmp))
+        _log_run(params, model, result, net, Path(tmp), root)
+        result["run_id"] = active.info.run_id
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        staged = out / ".model.pt.tmp"  # same folder, so the rename is atomic
+        shutil.copyfile(Path(tmp) / "model.pt", staged)
+        os.replace(staged, out / "model.pt")
+        metrics = {k: v for k, v in result.items() if k != "run_id"}
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return result
+
+
+def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
+    """Lightning fit with best-checkpoint and early stopping; the best weights as a state dict.
+
+    ``run_id`` None (a DDP worker): no logger; returns only what this rank trained on.
+    """
+    import torch
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    from vidlab import tracking
+
+    t = params.train
+    checkpoint = ModelCheckpoint(dirpath=tmp / "ckpt", monitor=t.monitor, mode="max",
+                                 save_top_k=1, filename="best")
+    stop = EarlyStopping(monitor=t.monitor, mode="max", patience=t.patience)
+    logger = False if run_id is None else MLFlowLogger(
+        tracking_uri=tracking.tracking_uri(params.tracking), run_id=run_id, log_model=False)
+    fit = trainer(t, epochs=t.epochs, callbacks=[checkpoint, stop], logger=logger)
+    fit.fit(module, datamodule=data)
+    spread = {"world_size": int(fit.world_size),
+              "train_samples_per_rank": list(module.samples_per_rank)}
+    if fit.global_rank != 0:  # rank zero's checkpoint folder may already be gone
+        return spread
+    best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
+    state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
+    torch.save(state, tmp / "model.pt")
+    scores = {k: float(v) for k, v in fit.callback_metrics.items()}
+    return {"best_" + t.monitor.replace("/", "_"): round(float(checkpoint.best_model_score), 4),
+            "best_epoch": int(best["epoch"]), "epochs": int(fit.current_epoch),
+            "last": {k: round(v, 4) for k, v in sorted(scores.items())}, **spread}
+
+
+def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Path) -> None:
+    """Params, summary metrics and artifacts (state dict, params.yaml, dvc.lock) on the run."""
+    import mlflow
+
+    flat = {f"{section}.{key}": value for section in ("train", "clips", "augment", "loader")
+            for key, value in asdict(getattr(params, section)).items()}
+    flat |= {"base.seed": params.base.seed, "base.target": params.base.target, "model": model,
+             "parameters": sum(p.numel() for p in net.parameters()),
+             "world_size": result.get("world_size", 1)}
+    mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
+    mlflow.log_metrics({k: v for k, v in result.items()
+                        if isinstance(v, int | float) and k != "world_size"})
+    mlflow.log_artifact(str(tmp / "model.pt"), artifact_path="model")
+    mlflow.set_tag(TAG_WEIGHTS, sha256_file(tmp / "model.pt"))  # evaluate finds the run by it
+    for name in ("params.yaml", "dvc.lock"):
+        if (root / name).is_file():
+            mlflow.log_artifact(str(root / name), artifact_path="pipeline")

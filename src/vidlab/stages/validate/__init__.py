@@ -1,0 +1,1 @@
+"""The ``validate`` stage: Great Expectations suites on metadata, labels and manifest; the quarantine."""

@@ -1,0 +1,1 @@
+"""Synthetic scenes: the procedural videos the demo stage and the duplicate calibration are built from."""
