@@ -20,7 +20,7 @@ import pandas as pd
 from vidlab import config as params_mod
 from vidlab.models.registry import EVALUATED
 from vidlab.stages.card import stage as card_mod
-from vidlab.stages.eda.stage import inputs_hash
+from vidlab.tracking.pipeline import inputs_hash
 
 
 def states(project: Path, out: Path, params: params_mod.Params | None = None,

@@ -1,6 +1,6 @@
 """vidlab: a data-versioned experiment repository for annotated video datasets."""
 
-__version__ = "0.1.0"
+from vidlab.core.version import VERSION as __version__
 
 __all__ = ["VideoDatasetManager", "__version__"]
 

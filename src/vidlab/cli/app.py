@@ -15,8 +15,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from vidlab import __version__
 from vidlab.core import paths
+from vidlab.core.version import VERSION as __version__
 
 log = logging.getLogger("vidlab")
 

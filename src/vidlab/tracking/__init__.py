@@ -39,11 +39,11 @@ from urllib.parse import unquote
 
 import yaml
 
-from vidlab import __version__
 from vidlab.config import TrackingParams
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import sha256_file
 from vidlab.core.paths import MLFLOW_DB, project_root
+from vidlab.core.version import VERSION as __version__
 
 if TYPE_CHECKING:
     import mlflow

@@ -52,3 +52,11 @@ def pipeline_run(params: Params, root: Path, splits: Path, clips: Path,
         params.tracking, key=pipeline_key(root, f"{dataset or ''}{processed}"),
         fingerprint=dataset, processed=processed, root=root)
     return Pipeline(dataset, processed, parent)
+
+
+def inputs_hash(manifest: Path, splits: Path) -> str:
+    """What the EDA views are of: the manifest and the splits (the card checks it is current). Not
+    the dataset fingerprint: that names the data version, this the exact files drawn."""
+    from vidlab import tracking
+
+    return tracking.content_hash(Path(manifest), Path(splits))

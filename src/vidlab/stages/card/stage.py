@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vidlab import __version__
 from vidlab.config import SPLIT_NAMES, Params
 from vidlab.core.errors import VidlabError
 from vidlab.core.fsutil import atomic_write_text
+from vidlab.core.version import VERSION as __version__
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
          clips: Path | None = None) -> Inputs:
     """Read every input that exists; note the missing ones (items that need them are No-Go)."""
     from vidlab import tracking
-    from vidlab.stages.eda.stage import inputs_hash
+    from vidlab.tracking.pipeline import inputs_hash
 
     inputs = Inputs(params=params, root=Path(root), reports=Path(reports))
     for name, rel in REPORTS.items():

@@ -38,6 +38,7 @@ import pandas as pd
 from vidlab.config import Params
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
+from vidlab.tracking.pipeline import inputs_hash
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +65,6 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
     clusters = json.loads(Path(duplicates).read_text(encoding="utf-8")).get(
         "clusters", []) if Path(duplicates).is_file() else []
     return videos, table, flagged, clusters
-
-
-def inputs_hash(manifest: Path, splits: Path) -> str:
-    """What the views are of: the manifest and the splits (the card checks it is current). Not
-    the dataset fingerprint: that names the data version, this the exact files drawn."""
-    from vidlab import tracking
-
-    return tracking.content_hash(Path(manifest), Path(splits))
 
 
 def _bins(values: pd.Series, most: int = 20) -> dict:
