@@ -10,7 +10,7 @@
    default augmentation. The issue's target: the cache >= 10x decoding on the fly.
 3. Data wait: the share of training time spent waiting for the next batch (memmap, default
    augmentation, 0 and 2 workers) while training the three baselines as configured
-   (``vidlab.stages.train.stage.build_network``: center_frame, pool2d, the small R(2+1)D) on the CPU, with the
+   (``registry.build_network``: center_frame, pool2d, the small R(2+1)D) on the CPU, with the
    module's loss and optimizer; the models take turns by whole epochs on one loader, the first
    epoch a warm-up, then ``--epochs``. The smaller the model, the larger the share.
 
@@ -239,7 +239,7 @@ def train_epoch(module, optimizer, loader) -> tuple[float, float, int, int]:
 def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
     """Seconds in ``next(batches)`` vs the training step, for the three configured baselines.
 
-    The networks are the demo's (``vidlab.stages.train.stage.build_network``: center_frame, pool2d and the
+    The networks are the demo's (``registry.build_network``: center_frame, pool2d and the
     small R(2+1)D) in ``ClipClassifier``, with its class-weighted cross-entropy and optimizer
     (``train.optimizer``, no LR schedule), on the memmap train loader with the default
     augmentation. Per worker count, one loader serves all three models (persistent workers, as
@@ -255,7 +255,7 @@ def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
 
     t = params.train
     result: dict = {"models": list(MODELS),
-                    "built_with": "vidlab.stages.train.stage.build_network (params.yaml train section)",
+                    "built_with": "registry.build_network (params.yaml train section)",
                     "networks": {"width_2d": t.width, "depth": t.depth, "pool": t.pool,
                                  "r2plus1d_variant": t.r2plus1d_variant,
                                  "r2plus1d_width": t.r2plus1d_width},

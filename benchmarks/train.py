@@ -1,7 +1,7 @@
 """Benchmark: training and eval throughput (clips/s) of the three baselines, side by side.
 
-Each model of ``vidlab.stages.train.stage.MODELS`` is built exactly as the demo trains it
-(``vidlab.stages.train.stage.build_network`` from params.yaml's train section: widths, depth, variant, pool)
+Each model of ``vidlab.models.registry.MODELS`` is built exactly as the demo trains it
+(``registry.build_network`` from params.yaml's train section: widths, depth, variant, pool)
 and wrapped in ``ClipClassifier``. On batches of the configured shape (``loader.batch_size`` clips
 of 3 x ``clips.clip_len`` x ``clips.size`` x ``clips.size``):
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from vidlab import config as params_mod
 from vidlab.models.registry import EVALUATED
+from vidlab.stages.card import readiness
 from vidlab.stages.card import stage as card_mod
 from vidlab.tracking.pipeline import inputs_hash
 
@@ -165,7 +166,7 @@ FAULTS: dict[str, Callable] = {
 
 def assert_each_fault_moves_only_its_item(project: Path, work: Path) -> dict[str, str]:
     """Plant each fault in turn; return {item: its state with the fault}."""
-    assert set(FAULTS) == {key for key, _ in card_mod.ITEMS}
+    assert set(FAULTS) == {key for key, _ in readiness.ITEMS}
     baseline = states(project, work / "baseline")
     moved = {}
     for key, plant in FAULTS.items():
@@ -177,7 +178,7 @@ def assert_each_fault_moves_only_its_item(project: Path, work: Path) -> dict[str
             if other != key:
                 assert item["state"] == baseline[other]["state"], (key, other, item["why"])
         item, before = got[key], baseline[key]
-        assert item["state"] != card_mod.GO, (key, item["why"])
+        assert item["state"] != readiness.GO, (key, item["why"])
         for word in words:
             assert word in item["why"], (key, word, item["why"])
         assert item["state"] != before["state"] or item["why"] != before["why"], key

@@ -18,6 +18,7 @@ import yaml
 from tests.conftest import ROOT
 from vidlab import config as params_mod
 from vidlab import tracking
+from vidlab.stages.card import readiness
 from vidlab.stages.card import stage as card
 
 CLASSES = ("achieved", "not_achieved")
@@ -151,7 +152,7 @@ def item(result: dict, key: str) -> dict:
 
 def test_consistent_outputs_are_go_on_all_eight_items(outputs: dict) -> None:
     result, text = build(outputs)
-    assert [i["id"] for i in result["items"]] == [key for key, _ in card.ITEMS]
+    assert [i["id"] for i in result["items"]] == [key for key, _ in readiness.ITEMS]
     assert result["verdict"] == "Go", result["failed"]
     assert "Readiness: **Go**" in text
     for section in card.SECTIONS:

@@ -13,6 +13,7 @@ import torch
 
 from vidlab.media.probe import Limits, probe_file
 from vidlab.models.registry import build_network
+from vidlab.stages.eda import preprocess
 from vidlab.stages.eda import stage as eda
 
 
@@ -116,7 +117,7 @@ def test_reproducibility_checks_and_embeddings(made: dict) -> None:
 
 def test_each_augmentation_row_switches_on_only_its_own_transform(eda_inputs: dict) -> None:
     params = eda_inputs["params"]
-    rows = dict(eda.augmentation_rows(params))
+    rows = dict(preprocess.augmentation_rows(params))
     flip = rows["spatial: horizontal flip"]
     assert flip.use == ("spatial",) and flip.hflip == 1.0
     assert flip.crop_scale == 1.0 and flip.color == 0 and flip.noise == 0
@@ -126,7 +127,7 @@ def test_each_augmentation_row_switches_on_only_its_own_transform(eda_inputs: di
     none = dataclasses.replace(params, augment=dataclasses.replace(
         params.augment, hflip=0, crop_scale=1, rotate=0, translate=0, color=0, grayscale=0,
         noise=0, blur=0, frame_drop=0, jitter=0, time_warp=0))
-    labels = [label for label, _ in eda.augmentation_rows(none)]
+    labels = [label for label, _ in preprocess.augmentation_rows(none)]
     assert labels == ["none (eval preset)", "compression: JPEG q50",
                       "train preset: spatial, compression"]
 

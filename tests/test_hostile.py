@@ -431,6 +431,7 @@ def _kill_after(root: Path, args: list[str], after_s: float) -> None:
 
 # seconds after the start: here probe of six videos takes ~1.6 s and clips ~8 s, so the kills
 # land in start-up, decoding and publishing
+@pytest.mark.slow  # ~25 s each
 @pytest.mark.parametrize(("probe_s", "clips_s"), [(0.4, 1.0), (0.9, 4.0), (1.3, 7.0)])
 def test_probe_and_clips_killed_at_any_point_leave_one_run(project: Path, probe_s: float,
                                                            clips_s: float) -> None:

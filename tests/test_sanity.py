@@ -17,6 +17,7 @@ from tests.conftest import TEXTURE_SPLITS
 from vidlab.config import Params
 from vidlab.data.datasets import CachedClips
 from vidlab.models import networks, registry
+from vidlab.stages.sanity import checks, gradcam
 from vidlab.stages.sanity import stage as sanity
 
 
@@ -55,7 +56,7 @@ def with_sanity(params: Params, **changes) -> Params:
 @pytest.mark.parametrize(("n", "p", "alpha"), [(21, 0.5, 0.01), (16, 0.3, 0.05), (60, 0.62, 0.01),
                                                (8, 0.5, 0.01), (5, 0.9, 0.2)])
 def test_binomial_range_matches_scipy(n: int, p: float, alpha: float) -> None:
-    low, high = sanity.binomial_range(n, p, alpha)
+    low, high = checks.binomial_range(n, p, alpha)
     dist = stats.binom(n, p)
     assert dist.cdf(low - 1) <= alpha / 2 + 1e-12 < dist.cdf(low)
     assert dist.sf(high) <= alpha / 2 + 1e-12 < dist.sf(high - 1)
@@ -63,9 +64,9 @@ def test_binomial_range_matches_scipy(n: int, p: float, alpha: float) -> None:
 
 def test_chance_is_what_a_label_blind_predictor_scores() -> None:
     truth = [0, 0, 0, 1]  # 75 % class 0
-    assert sanity.chance_accuracy([0, 0, 0, 0], truth, 2) == pytest.approx(0.75)
-    assert sanity.chance_accuracy([1, 1, 1, 1], truth, 2) == pytest.approx(0.25)
-    assert sanity.chance_accuracy([0, 1, 0, 1], truth, 2) == pytest.approx(0.5)
+    assert checks.chance_accuracy([0, 0, 0, 0], truth, 2) == pytest.approx(0.75)
+    assert checks.chance_accuracy([1, 1, 1, 1], truth, 2) == pytest.approx(0.25)
+    assert checks.chance_accuracy([0, 1, 0, 1], truth, 2) == pytest.approx(0.5)
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -92,13 +93,13 @@ def test_label_shuffle_fails_loudly_on_a_planted_leak(project: dict, leak: None)
 @pytest.mark.parametrize(("n", "top", "proven"), [(3, 0.67, False), (16, 0.5, False),
                                                   (21, 0.5, True), (60, 0.62, True)])
 def test_the_shuffle_check_knows_when_it_cannot_fail(n: int, top: float, proven: bool) -> None:
-    power = sanity.shuffle_power(n, top, 0.01, 0.8)
+    power = checks.shuffle_power(n, top, 0.01, 0.8)
     assert power["proven"] is proven and (power["upper"] < 0.8) is proven
     needed = power["needed"]
-    assert all(sanity.shuffle_power(m, top, 0.01, 0.8)["proven"]
+    assert all(checks.shuffle_power(m, top, 0.01, 0.8)["proven"]
                for m in range(needed, needed + 50))
-    assert not sanity.shuffle_power(needed - 1, top, 0.01, 0.8)["proven"] or any(
-        not sanity.shuffle_power(m, top, 0.01, 0.8)["proven"] for m in range(needed, needed + 51))
+    assert not checks.shuffle_power(needed - 1, top, 0.01, 0.8)["proven"] or any(
+        not checks.shuffle_power(m, top, 0.01, 0.8)["proven"] for m in range(needed, needed + 51))
 
 
 def test_label_shuffle_is_not_proven_on_too_few_validation_videos(project: dict) -> None:
@@ -106,7 +107,7 @@ def test_label_shuffle_is_not_proven_on_too_few_validation_videos(project: dict)
     result = sanity.label_shuffle(params, "center_frame", splits=project["splits"],
                                   clips=project["clips"])
     assert result["status"] == "not_proven" and not result["passed"]
-    needed = sanity.shuffle_power(16, 0.5, params.sanity.alpha, 0.8)["needed"]
+    needed = checks.shuffle_power(16, 0.5, params.sanity.alpha, 0.8)["needed"]
     assert f"needs at least {needed} validation videos" in result["reason"]
     assert "you have 16" in result["reason"] and "val_video_acc" not in result  # never trained
 
@@ -116,14 +117,14 @@ def test_the_overfit_subset_pairs_classes_that_look_alike() -> None:
     labels = {f"v{k:02d}": k % 2 for k in range(20)}
     # class 1 is brighter: trivial statistics alone separate the classes
     stats = {v: rng.normal(0, 1, 6) + 3 * y for v, y in labels.items()}
-    assert sanity.trivial_accuracy(stats, labels) == 1.0
-    chosen = sanity.matched_subset(stats, labels, 6)
+    assert checks.trivial_accuracy(stats, labels) == 1.0
+    chosen = checks.matched_subset(stats, labels, 6)
     assert len(chosen) == 6 and sum(labels[v] for v in chosen) == 3
     # matching cannot hide a difference this large: the overfit check would be not proven
-    assert sanity.trivial_accuracy({v: stats[v] for v in chosen}, labels) >= 0.95
+    assert checks.trivial_accuracy({v: stats[v] for v in chosen}, labels) >= 0.95
     alike = {v: rng.normal(0, 1, 6) for v in labels}  # no trivial difference
-    chosen = sanity.matched_subset(alike, labels, 8)
-    assert sanity.trivial_accuracy({v: alike[v] for v in chosen}, labels) <= 0.5
+    chosen = checks.matched_subset(alike, labels, 8)
+    assert checks.trivial_accuracy({v: alike[v] for v in chosen}, labels) <= 0.5
 
 
 def test_overfit_is_not_proven_when_training_holds_one_class(project: dict,
@@ -168,7 +169,7 @@ def test_gradcam_equals_the_class_activation_map(name: str) -> None:
     net = networks.build(name, 3, width=8)
     video = torch.randn(3, 4, 32, 32)
     activations = {}
-    hook = sanity.target_layer(net).register_forward_hook(
+    hook = gradcam.target_layer(net).register_forward_hook(
         lambda _m, _i, out: activations.setdefault("a", out.detach()))
     net.eval()
     with torch.no_grad():
@@ -182,7 +183,7 @@ def test_gradcam_equals_the_class_activation_map(name: str) -> None:
     else:
         reference = torch.nn.functional.interpolate(reference[:, None], size=(32, 32),
                                                     mode="bilinear")[0, 0]
-    cam, probs = sanity.gradcam(net, video, 2)
+    cam, probs = gradcam.gradcam(net, video, 2)
     assert probs.sum() == pytest.approx(1.0)
     assert cam.shape == (4, 32, 32) and float(cam.max()) == pytest.approx(1.0)
     if name == "center_frame":  # the middle frame only
@@ -193,7 +194,7 @@ def test_gradcam_equals_the_class_activation_map(name: str) -> None:
 
 def test_gradcam_of_pool2d_covers_every_frame() -> None:
     torch.manual_seed(0)
-    cam, _ = sanity.gradcam(networks.build("pool2d", 2, width=8, pool="mean"),
+    cam, _ = gradcam.gradcam(networks.build("pool2d", 2, width=8, pool="mean"),
                             torch.randn(3, 4, 32, 32), 1)
     assert cam.shape == (4, 32, 32)
     assert sum(int(torch.count_nonzero(cam[t]) > 0) for t in range(4)) >= 2  # not one frame

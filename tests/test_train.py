@@ -117,6 +117,7 @@ def test_balanced_sampler_draws_each_class_equally(setup: dict) -> None:
             clips=setup["clips"]).train_dataloader()
 
 
+@pytest.mark.slow  # ~30 s: two processes start Lightning
 def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
                                                                     tmp_path: Path) -> None:
     """Real DDP: `vidlab train` with two CPU processes (gloo); Lightning re-launches the command

@@ -139,6 +139,6 @@ def compare(
 ) -> None:
     """A Markdown table comparing the evaluated models."""
     from vidlab.models.registry import EVALUATED
-    from vidlab.stages.evaluate import stage as evaluate_mod
+    from vidlab.stages.compare import stage as compare_stage
 
-    typer.echo(evaluate_mod.compare_files(metrics, list(models or EVALUATED), out), nl=False)
+    typer.echo(compare_stage.run(metrics, list(models or EVALUATED), out), nl=False)

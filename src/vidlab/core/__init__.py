@@ -1,1 +1,2 @@
-"""Core: errors, project paths, atomic files and output sets, progress, the isolated worker pool and the error boundary. Imports nothing else from vidlab."""
+"""Core: errors, project paths, atomic files and output sets, progress, the isolated worker pool
+and the error boundary. Imports nothing else from vidlab."""

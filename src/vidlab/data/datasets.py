@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _sample(video: torch.Tensor, label: int, video_id: str, clip_index: int) -> dict:
+def sample(video: torch.Tensor, label: int, video_id: str, clip_index: int) -> dict:
+    """One sample as every dataset yields it: the clip tensor, label, video id and clip index."""
     return {"video": video, "label": torch.tensor(label, dtype=torch.long),
             "video_id": video_id, "clip_index": clip_index}
 
@@ -66,7 +67,7 @@ class CachedClips(Dataset):
         else:
             video_id, row, clip_index = self._items[item]
         clip = torch.from_numpy(np.array(self._array[row]))  # copy out of the memory map
-        return _sample(self.transform(clip), self.labels[video_id], video_id, clip_index)
+        return sample(self.transform(clip), self.labels[video_id], video_id, clip_index)
 
 
 class LiveClips(Dataset):
@@ -105,7 +106,7 @@ class LiveClips(Dataset):
             raise RuntimeError(
                 f"Could not decode video {video['video_id']} ({exc}). The clips stage leaves "
                 "such videos out (see clips.json); use loader.source: memmap.") from exc
-        return _sample(self.transform(torch.from_numpy(np.array(frames))),
+        return sample(self.transform(torch.from_numpy(np.array(frames))),
                        self.labels[video["video_id"]], video["video_id"], clip_index)
 
     def _frames(self, number: int, clip_index: int, path: str) -> tuple[np.ndarray, int]:
@@ -149,7 +150,7 @@ def shard_stream(shards: list[str], labels: dict[str, int], transform: Transform
     def to_sample(raw: dict) -> dict:
         meta = raw["json"]
         clip = torch.from_numpy(np.array(raw["npy"]))
-        return _sample(transform(clip), labels[meta["video_id"]], meta["video_id"],
+        return sample(transform(clip), labels[meta["video_id"]], meta["video_id"],
                        int(meta["clip_index"]))
 
     pipeline = pipeline.decode().select(lambda raw: raw["json"]["video_id"] in labels)

@@ -51,14 +51,14 @@ from scipy.signal.windows import tukey
 
 from vidlab.media.reference import turns as quarter_turns
 
-_FINE = 64           # planes are shrunk to this size first, and filtered there
-_MORPH = 5           # opening/closing size at 64x64: removes lines and strokes up to 4 px wide
-_SIDE = 32           # pHash input size
+FINE = 64            # planes are shrunk to this size first, and filtered there
+MORPH = 5            # opening/closing size at 64x64: removes lines and strokes up to 4 px wide
+SIDE = 32            # pHash input size
 _LOW = 7             # 7x7 lowest frequencies, DC left out -> 48 bits per plane
 BITS = _LOW * _LOW - 1
 PLANES = 3
 _WEIGHTS = (1 << np.arange(BITS, dtype=np.uint64)).astype(np.uint64)
-_TAPER = np.outer(tukey(_SIDE, 0.5), tukey(_SIDE, 0.5))
+_TAPER = np.outer(tukey(SIDE, 0.5), tukey(SIDE, 0.5))
 _NEUTRAL_CHROMA = 128.0  # Cb and Cr are hashed relative to grey, Y relative to its own mean
 
 
@@ -137,7 +137,7 @@ def _flatten(plane: np.ndarray) -> np.ndarray:
     a closing then opening. An opening removes bright lines and strokes narrower than the
     filter, a closing dark ones; taking both orders favours neither. A 9x9 median did about as
     well on the calibration set at ten times the cost."""
-    size = (_MORPH, _MORPH)
+    size = (MORPH, MORPH)
     a = grey_closing(grey_opening(plane, size=size, mode="nearest"), size=size, mode="nearest")
     b = grey_opening(grey_closing(plane, size=size, mode="nearest"), size=size, mode="nearest")
     return (a.astype(np.float32) + b) / 2
@@ -146,13 +146,13 @@ def _flatten(plane: np.ndarray) -> np.ndarray:
 def planes(frame: av.VideoFrame) -> np.ndarray:
     """Y, Cb and Cr of one frame as displayed, each shrunk to 64x64 by area averaging, cleared
     of thin overlays (:func:`_flatten`) and averaged down to 32x32: (3, 32, 32) float32."""
-    out = np.empty((3, _SIDE, _SIDE), dtype=np.float32)
+    out = np.empty((3, SIDE, SIDE), dtype=np.float32)
     k = turns(frame)
     for i, plane in enumerate(_yuv(frame)[1]):
         image = Image.fromarray(np.ascontiguousarray(np.rot90(plane, k)))
-        fine = _flatten(np.asarray(image.resize((_FINE, _FINE), Image.Resampling.BOX)))
-        step = _FINE // _SIDE
-        out[i] = fine.reshape(_SIDE, step, _SIDE, step).mean(axis=(1, 3), dtype=np.float32)
+        fine = _flatten(np.asarray(image.resize((FINE, FINE), Image.Resampling.BOX)))
+        step = FINE // SIDE
+        out[i] = fine.reshape(SIDE, step, SIDE, step).mean(axis=(1, 3), dtype=np.float32)
     return out
 
 
@@ -215,7 +215,7 @@ def signature(path: Path, k: int) -> np.ndarray:
     images = np.stack([planes(frame) for frame in sampled_frames(path, k)])
     centres = images.mean(axis=(2, 3))
     centres[:, 1:] = _NEUTRAL_CHROMA
-    hashes = phash(images.reshape(-1, _SIDE, _SIDE), centres.reshape(-1))
+    hashes = phash(images.reshape(-1, SIDE, SIDE), centres.reshape(-1))
     hashes = hashes.reshape(len(images), PLANES)
     return np.resize(hashes, (k, PLANES)).astype(np.uint64)
 

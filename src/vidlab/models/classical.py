@@ -9,7 +9,7 @@ Hand-made features of a clip ``(B, 3, T, H, W)`` (normalised, as the presets giv
   partition of the frame (where in the frame things move).
 
 :class:`ClassicalNet` standardises them and applies a logistic regression fitted with
-scikit-learn (:mod:`vidlab.stages.classical.stage`); its weights live in buffers, so the state dict is the
+scikit-learn (the classical stage); its weights live in buffers, so the state dict is the
 whole model and softmax of its output equals scikit-learn's ``predict_proba``.
 """
 

@@ -8,7 +8,7 @@ from vidlab.config import Params
 from vidlab.core.errors import DataError
 
 MODELS = ("center_frame", "pool2d", "r2plus1d")
-CLASSICAL = "classical"  # the classical-feature baseline (vidlab.stages.classical.stage), evaluated alike
+CLASSICAL = "classical"  # the classical-feature baseline, evaluated alike
 EVALUATED = (*MODELS, CLASSICAL)
 
 

@@ -1,1 +1,2 @@
-"""Synthetic scenes: the procedural videos the demo stage and the duplicate calibration are built from."""
+"""Synthetic scenes: the procedural videos the demo stage and the duplicate calibration are built
+from."""

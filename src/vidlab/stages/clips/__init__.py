@@ -1,1 +1,1 @@
-"""The ``clips`` stage: sample clips once, decode at the model's size, cache as arrays and shards."""
+"""The ``clips`` stage: sample clips once, decode at the model's size, cache as arrays, shards."""

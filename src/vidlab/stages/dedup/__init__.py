@@ -1,1 +1,2 @@
-"""The ``dedup`` stage: exact and near-duplicate videos from perceptual signatures, clustered; its calibration."""
+"""The ``dedup`` stage: exact and near-duplicate videos from perceptual signatures, clustered; its
+calibration."""

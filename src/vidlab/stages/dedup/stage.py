@@ -4,7 +4,7 @@ Exact duplicates share the sha256 of their de-identified file. Near-duplicates (
 re-encoded, at another frame rate, scaled, cropped, trimmed, brightened, with boxes or text drawn
 on them, or stored sideways with a display rotation) are found from perceptual signatures
 (:mod:`vidlab.media.signature`): candidates by a multi-index Hamming search on each video's
-144-bit code (:mod:`vidlab.stages.dedup.neighbors`), then the frame-by-frame distance, which tolerates
+144-bit code (:mod:`.neighbors`), then the frame-by-frame distance, which tolerates
 a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined by union-find; pairs
 above it by at most ``dedup.review_margin`` are listed as ``review`` pairs for a person to look
 at, and joined to nothing. The threshold comes from a labelled calibration set

@@ -7,8 +7,8 @@ For one trained model (``models/<model>/model.pt``) on the cached eval clips of
   pseudonymous video id, split, true and predicted class and every class probability; a video's
   probabilities are the mean of its clips' softmax. Every number below can be recomputed from it.
 * ``reports/metrics/<model>.json`` (a DVC metric): per split and level (clip, video) the metrics of
-  :mod:`vidlab.models.metrics` with bootstrap intervals, the confusion matrix, and the robustness table
-  (each test metric under fps jitter, JPEG, blur and occlusion, and its change).
+  :mod:`~vidlab.models.metrics` with bootstrap intervals, the confusion matrix, and the
+  robustness table (each test metric under fps jitter, JPEG, blur and occlusion, and its change).
 * ``reports/metrics/<model>.subgroups.json``: the same video-level metrics per value of each
   ``evaluate.subgroups`` column (domain, age group).
 * ``reports/plots/<model>/``: ``confusion.csv``, ``roc.csv``, ``pr.csv`` (the test split, per
@@ -92,7 +92,7 @@ def _fps_loader(params: Params, members: pd.DataFrame, labels: dict[str, int], f
     from torch.utils.data import DataLoader
 
     from vidlab.data.cache import read_clips, sample_video
-    from vidlab.data.datasets import _sample
+    from vidlab.data.datasets import sample
     from vidlab.data.transforms import EvalPreset
 
     c = params.clips
@@ -110,7 +110,7 @@ def _fps_loader(params: Params, members: pd.DataFrame, labels: dict[str, int], f
             log.warning("fps jitter: video %s not decodable (%s); left out", row.video_id, exc)
             continue
         for k, frames in enumerate(arrays):
-            samples.append(_sample(preset(torch.from_numpy(np.array(frames))),
+            samples.append(sample(preset(torch.from_numpy(np.array(frames))),
                                    labels[row.video_id], row.video_id, k))
     return DataLoader(samples, batch_size=params.loader.batch_size, shuffle=False)
 

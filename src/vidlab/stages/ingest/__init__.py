@@ -1,1 +1,2 @@
-"""The ``ingest`` stage: metadata normalisation, row quarantine, de-identification and the leak check."""
+"""The ``ingest`` stage: metadata normalisation, row quarantine, de-identification and the leak
+check."""

@@ -76,7 +76,8 @@ def require_demo(csv_path: Path, videos: Path) -> None:
     folder = Path(csv_path).parent
     why = ""
     try:
-        recorded = json.loads((folder / DEMO_FAULTS.name).read_text(encoding="utf-8")).get("content")
+        marker = folder / DEMO_FAULTS.name
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("content")
     except (OSError, ValueError):
         recorded = None
     if not recorded:

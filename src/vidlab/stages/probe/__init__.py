@@ -1,1 +1,2 @@
-"""The ``probe`` stage: one manifest row per video from its container and a full decode, in isolated workers."""
+"""The ``probe`` stage: one manifest row per video from its container and a full decode, in
+isolated workers."""

@@ -1,1 +1,2 @@
-"""The ``validate`` stage: Great Expectations suites on metadata, labels and manifest; the quarantine."""
+"""The ``validate`` stage: Great Expectations suites on metadata, labels and manifest; the
+quarantine."""
