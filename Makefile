@@ -39,6 +39,7 @@ ui: install  ## The MLflow UI on http://127.0.0.1:$(PORT) against the project's 
 
 lint: install  ## Static checks
 	$(UV) run ruff check src tests benchmarks
+	$(UV) run lint-imports
 
 clean:  ## Remove the environment and caches (never data/ or the DVC cache)
 	rm -rf .venv .tools .pytest_cache .ruff_cache
