@@ -126,6 +126,11 @@ def code_deps(spec: dict) -> list[str]:
     return [d for d in spec.get("deps", []) if str(d).startswith(f"src/{PACKAGE}")]
 
 
+def covers(dep: str, path: str) -> bool:
+    """Whether dvc.yaml dep ``dep`` (a file or a folder) covers ``path``."""
+    return path == dep or path.startswith(dep.rstrip("/") + "/")
+
+
 def files_of(source: Source, modules: set[str], root: Path) -> set[str]:
     return {source.files[m].relative_to(root).as_posix() for m in modules}
 
@@ -138,10 +143,6 @@ def check(root: Path = ROOT, src: Path | None = None, dvc_yaml: Path | None = No
     for name, spec in stages(dvc_yaml or root / "dvc.yaml").items():
         used = files_of(source, source.stage_modules(command_of(spec)), source.src.parent)
         deps = code_deps(spec)
-
-        def covers(dep: str, path: str) -> bool:
-            return path == dep or path.startswith(dep.rstrip("/") + "/")
-
         for path in sorted(used):
             if not any(covers(dep, path) for dep in deps):
                 problems.append(f"{name}: runs {path} but dvc.yaml does not list it")
@@ -171,8 +172,7 @@ def suggested(root: Path = ROOT) -> dict[str, list[str]]:
                     break
             deps.add(COARSE.get(best.split("/")[2], best) if len(parts) > 3 else best)
         # a folder inside a listed folder is covered already
-        out[name] = sorted(d for d in deps
-                           if not any(d != o and d.startswith(o + "/") for o in deps))
+        out[name] = sorted(d for d in deps if not any(d != o and covers(o, d) for o in deps))
     return out
 
 
