@@ -2,7 +2,7 @@
 
 1. Scale: 100k synthetic video signatures (distinct videos plus planted copies with the bit-flip
    rates and temporal shifts measured on real copies) clustered end to end -- multi-index code
-   search, windowed distances, union-find -- with all cores; planted pairs recovered.
+   search, windowed distances, connected components -- with all cores; planted pairs recovered.
 2. Ratio: the same clustering and a naive Python double loop over all pairs (the windowed distance
    per pair) on one subset, side by side in this run; their clusters must be identical.
 3. Held-out accuracy: a labelled calibration set (:mod:`vidlab.stages.dedup.calibration`) drawn from
@@ -32,7 +32,7 @@ from vidlab.core.fsutil import atomic_write_text
 from vidlab.media import signature as sig
 from vidlab.stages.dedup import calibration
 from vidlab.stages.dedup import stage as dedup
-from vidlab.stages.dedup.neighbors import UnionFind
+from vidlab.stages.dedup.neighbors import components
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,12 +67,9 @@ def _flips(rng: np.random.Generator, shape: tuple, p: float) -> np.ndarray:
 
 def naive_clusters(signs: np.ndarray, p) -> list[list[int]]:
     """What people write first: compare every pair in a Python double loop."""
-    union = UnionFind(len(signs))
-    for i in range(len(signs)):
-        for j in range(i + 1, len(signs)):
-            if sig.distances(signs[i][None], signs[j][None], p.window_frames)[0] <= p.threshold:
-                union.union(i, j)
-    return union.groups()
+    pairs = [(i, j) for i in range(len(signs)) for j in range(i + 1, len(signs))
+             if sig.distances(signs[i][None], signs[j][None], p.window_frames)[0] <= p.threshold]
+    return components(len(signs), pairs)[1]
 
 
 def scale(n: int, subset: int, p) -> dict:

@@ -12,7 +12,6 @@ reports/bench/deidentify.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 from vidlab import config as params_mod
+from vidlab.config import replace
 from vidlab.core.fsutil import atomic_write_text, sha256_file
 from vidlab.stages.demo import stage as generate
 from vidlab.stages.ingest import stage
@@ -68,7 +68,7 @@ def deidentification(work: Path, repeats: int) -> dict:
     counts = {}
     for _ in range(repeats):
         for workers in (1, 0):
-            loaded = dataclasses.replace(params, ingest=dataclasses.replace(params.ingest,
+            loaded = replace(params, ingest=replace(params.ingest,
                                                                             workers=workers))
             out = work / f"out{workers}"
             shutil.rmtree(out, ignore_errors=True)

@@ -23,7 +23,6 @@ cache is built first (into a temporary folder unless ``--clips``). Writes report
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import json
 import logging
@@ -39,7 +38,7 @@ import pandas as pd
 import torch
 
 from vidlab import config as params_mod
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.core.fsutil import atomic_write_text
 from vidlab.data import cache
 from vidlab.data.datamodule import VideoDataModule
@@ -102,7 +101,7 @@ def decoding(manifest: pd.DataFrame, params: Params, repeats: int) -> dict:
 
 def with_workers(params: Params, workers: int) -> Params:
     """``params`` with ``loader.workers`` set."""
-    return dataclasses.replace(params, loader=dataclasses.replace(params.loader, workers=workers))
+    return replace(params, loader=replace(params.loader, workers=workers))
 
 
 def epoch(loader) -> tuple[int, float]:
@@ -122,8 +121,8 @@ def loading(params: Params, splits: Path, clips: Path, repeats: int) -> dict:
     processes (persistent, so later epochs reuse them), and every source pays for cold caches.
     Then ``repeats`` epochs each; the median.
     """
-    scenarios = {"eval_preset": dataclasses.replace(
-                     params, augment=dataclasses.replace(params.augment, use=())),
+    scenarios = {"eval_preset": replace(
+                     params, augment=replace(params.augment, use=())),
                  "train_augment": params}
     result: dict = {}
     for scenario, base in scenarios.items():
@@ -183,7 +182,7 @@ def high_resolution(manifest: pd.DataFrame, params: Params, tmp: Path, repeats: 
     val.to_csv(splits, index=False)
     clips = tmp / "hd-clips"
     clips_stage.run(params, splits=splits, out=clips, reports=tmp / "hd-rep")
-    plain = dataclasses.replace(params, augment=dataclasses.replace(params.augment, use=()))
+    plain = replace(params, augment=replace(params.augment, use=()))
     result: dict = {"videos": len(val), "size": list(size)}
     for workers in WORKERS:
         loaders = {s: VideoDataModule(with_workers(plain, workers), splits=splits, clips=clips,
@@ -250,8 +249,8 @@ def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
     up as a slower step rather than as wait: ``clips_per_s`` (end to end) is the fair comparison
     between worker counts.
     """
-    from vidlab.models.module import ClipClassifier
     from vidlab.models.registry import build_network, class_weights
+    from vidlab.models.trainer import classifier
 
     t = params.train
     result: dict = {"models": list(MODELS),
@@ -270,10 +269,8 @@ def data_wait(params: Params, splits: Path, clips: Path, epochs: int) -> dict:
         modules, optimizers = {}, {}
         for model in MODELS:
             torch.manual_seed(params.base.seed)
-            modules[model] = ClipClassifier(
-                build_network(model, params), classes=len(params.base.classes), lr=t.lr,
-                weight_decay=t.weight_decay, optimizer=t.optimizer, schedule="none",
-                class_weights=weights).train()
+            modules[model] = classifier(build_network(model, params), params, schedule="none",
+                                        class_weights=weights).train()
             optimizers[model] = modules[model].configure_optimizers()
         epochs_of: dict[str, list] = {m: [] for m in MODELS}  # (wait, compute, steps, clips)
         for round_index in range(epochs + 1):

@@ -45,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vidlab import config as params_mod
 from vidlab.config import Params
 from vidlab.core.fsutil import atomic_write_text
+from vidlab.models import trainer
 from vidlab.models.module import ClipClassifier
 from vidlab.models.registry import MODELS, build_network
 
@@ -59,9 +60,8 @@ def classifier(model: str, params: Params, seed: int) -> ClipClassifier:
     classes = len(params.base.classes)
     torch.manual_seed(seed)
     weights = [1.0] * classes if t.balance == "weights" else None  # the weighted-loss code path
-    return ClipClassifier(build_network(model, params), classes=classes, lr=t.lr,
-                          weight_decay=t.weight_decay, optimizer=t.optimizer, schedule="none",
-                          class_weights=weights)
+    return trainer.classifier(build_network(model, params), params, schedule="none",
+                              class_weights=weights)
 
 
 def inputs(params: Params, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 
 from vidlab import config as params_mod
+from vidlab.config import replace
 from vidlab.media.encode import write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def params() -> params_mod.Params:
 @pytest.fixture
 def small_params(params: params_mod.Params) -> params_mod.Params:
     """params.yaml with the demo shrunk to :data:`SMALL_DEMO`."""
-    return dataclasses.replace(params, demo=dataclasses.replace(params.demo, **SMALL_DEMO))
+    return replace(params, demo=replace(params.demo, **SMALL_DEMO))
 
 
 @pytest.fixture
@@ -179,10 +179,10 @@ def index_splits(tmp_path: Path, tiny_video: Callable[..., Path]) -> Path:
 @pytest.fixture
 def clip_params(params: params_mod.Params) -> params_mod.Params:
     """Small clips at native rate: 4 frames of 16 x 16, two clips per video, 3 per shard."""
-    clips = dataclasses.replace(params.clips, clip_len=4, target_fps=None, size=16,
+    clips = replace(params.clips, clip_len=4, target_fps=None, size=16,
                                 train_clips=2, eval_clips=2, shard_size=3, workers=2)
-    loader = dataclasses.replace(params.loader, batch_size=2, workers=0)
-    return dataclasses.replace(params, clips=clips, loader=loader)
+    loader = replace(params.loader, batch_size=2, workers=0)
+    return replace(params, clips=clips, loader=loader)
 
 
 TEXTURE_SPLITS = {"train": 24, "val": 16, "test": 8}
@@ -221,14 +221,14 @@ def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
     splits.write_text("\n".join([",".join(columns)]
                                 + [",".join(r[c] for c in columns) for r in rows]) + "\n")
     base = params_mod.load(ROOT / "params.yaml")
-    params = dataclasses.replace(
+    params = replace(
         base,
-        clips=dataclasses.replace(base.clips, clip_len=4, target_fps=None, size=16,
+        clips=replace(base.clips, clip_len=4, target_fps=None, size=16,
                                   train_clips=1, eval_clips=1, workers=0),
-        loader=dataclasses.replace(base.loader, batch_size=8, workers=0),
-        train=dataclasses.replace(base.train, width=8, r2plus1d_width=8, accelerator="cpu"),
-        evaluate=dataclasses.replace(base.evaluate, n_boot=50),
-        tracking=dataclasses.replace(base.tracking, experiment="test-texture",
+        loader=replace(base.loader, batch_size=8, workers=0),
+        train=replace(base.train, width=8, r2plus1d_width=8, accelerator="cpu"),
+        evaluate=replace(base.evaluate, n_boot=50),
+        tracking=replace(base.tracking, experiment="test-texture",
                                      uri=f"sqlite:///{root / 'mlflow.db'}"))
     clips_stage.run(params, splits=splits, out=root / "clips", reports=root / "reports")
     (root / "params.yaml").write_text("# the test's params\n")

@@ -8,7 +8,6 @@ changes state or its reason names the planted evidence), and its reason names th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab import config as params_mod
+from vidlab.config import replace
 from vidlab.models.registry import EVALUATED
 from vidlab.stages.card import readiness
 from vidlab.stages.card import stage as card_mod
@@ -146,9 +146,9 @@ def shuffle_learns(project: Path, work: Path):
 def demo_text_on_custom_data(project: Path, work: Path):
     """data.source is custom but the card still holds the demo's licence and consent."""
     params = params_mod.load(project / "params.yaml")
-    data = dataclasses.replace(params.data, source="custom", csv="data/raw/mine/metadata.csv",
+    data = replace(params.data, source="custom", csv="data/raw/mine/metadata.csv",
                                videos="data/raw/mine/videos")
-    params = dataclasses.replace(params, data=data)
+    params = replace(params, data=data)
     return {}, params, ["still describe the synthetic demo", "card.licence", "card.consent"]
 
 

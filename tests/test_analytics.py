@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vidlab.config import IngestParams, Params, ReportParams, from_dict
+from vidlab.config import IngestParams, Params, ReportParams, from_dict, replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.stages.report import plots, render
@@ -126,7 +125,7 @@ def test_crosstab_margins_equal_distributions(summary: dict, key: str, rows_key:
 ])
 def test_top_milestones_most_first_ties_by_id(meta: pd.DataFrame, limit: int,
                                               expected: list) -> None:
-    params = dataclasses.replace(REPORT, top_milestones=limit)
+    params = replace(REPORT, top_milestones=limit)
     result = summarize(meta, ingest=INGEST, report=params, classes=CLASSES)
     assert result["top_milestones"] == expected
 
@@ -156,7 +155,7 @@ def test_summary_imbalance_ratio(summary: dict) -> None:
 ])
 def test_age_vs_milestone_flags(age: int, milestone: str, tolerance: int, flagged: bool) -> None:
     frame = pd.DataFrame([_row("vidX", age, milestone)], columns=list(METADATA_COLUMNS))
-    params = dataclasses.replace(REPORT, age_tolerance_months=tolerance)
+    params = replace(REPORT, age_tolerance_months=tolerance)
     result = summarize(frame, ingest=INGEST, report=params, classes=CLASSES)
     assert bool(result["age_milestone_inconsistent"]) is flagged
     assert result["quality_checks"]["age_milestone_inconsistent"] == int(flagged)
@@ -244,6 +243,19 @@ def csvs(tmp_path: Path, meta: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[
 def _run(csvs: tuple[Path, Path], out: Path, params: Params | None = None) -> dict:
     return report.run(params=params or from_dict({}), metadata_csv=csvs[0],
                       quarantine_csv=csvs[1], out=out, fingerprint="fp-123")
+
+
+def test_a_read_the_stage_does_not_declare_stops_it(csvs, tmp_path, monkeypatch) -> None:
+    """report reads report.bar_width; without it in PARAMS (and so in dvc.yaml) the stage stops
+    before writing, rather than leave DVC blind to that key."""
+    from vidlab.config.declare import Declaration, UndeclaredParamError
+
+    outputs = [e for e in report.PARAMS.outputs if e != "report"]
+    monkeypatch.setattr(report, "PARAMS", Declaration(
+        "report", outputs=(*outputs, "report.top_milestones", "report.age_tolerance_months")))
+    with pytest.raises(UndeclaredParamError, match="read params 'report.bar_width'"):
+        _run(csvs, tmp_path / "report")
+    assert not (tmp_path / "report").exists()
 
 
 def test_run_twice_is_byte_identical(csvs: tuple[Path, Path], tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import tarfile
@@ -12,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.core.errors import DataError
 from vidlab.stages.clips import stage as clips_stage
 
@@ -57,7 +56,7 @@ def test_cache_holds_exactly_the_sampled_frames(clip_params: Params, index_split
 def test_random_training_clips_follow_the_seed(clip_params: Params, index_splits: Path,
                                                tmp_path: Path) -> None:
     build(clip_params, index_splits, tmp_path / "a")
-    other = dataclasses.replace(clip_params, base=dataclasses.replace(clip_params.base, seed=99))
+    other = replace(clip_params, base=replace(clip_params.base, seed=99))
     build(other, index_splits, tmp_path / "b")
     frames = [pd.read_csv(tmp_path / n / "clips" / "index.csv").query("split == 'train'").frames
               for n in ("a", "b")]
@@ -69,7 +68,7 @@ def test_cache_is_byte_reproducible_for_any_worker_count(clip_params: Params,
                                                          tmp_path: Path) -> None:
     build(clip_params, index_splits, tmp_path / "a")
     build(clip_params, index_splits, tmp_path / "a")  # rerun in place
-    one = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips, workers=1))
+    one = replace(clip_params, clips=replace(clip_params.clips, workers=1))
     build(one, index_splits, tmp_path / "b")
     first, second = tree(tmp_path / "a" / "clips"), tree(tmp_path / "b" / "clips")
     assert first == second
@@ -130,12 +129,12 @@ def test_decord_asked_for_where_it_is_not_installed(clip_params: Params, index_s
     from vidlab.core.errors import ParamsError
 
     monkeypatch.setitem(sys.modules, "decord", None)  # `import decord` now fails
-    decord = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
+    decord = replace(clip_params, clips=replace(clip_params.clips,
                                                                         backend="decord"))
     with pytest.raises(ParamsError, match="Set clips.backend to auto or pyav"):
         clips_stage.run(decord, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
     assert not (tmp_path / "c").exists()
-    auto = dataclasses.replace(clip_params, clips=dataclasses.replace(clip_params.clips,
+    auto = replace(clip_params, clips=replace(clip_params.clips,
                                                                       backend="auto"))
     summary = clips_stage.run(auto, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
     assert summary["backend"] == "pyav" and set(summary["backend_of"].values()) == {"pyav"}

@@ -6,7 +6,6 @@ real pipeline's outputs are carded in test_pipeline.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 from tests.conftest import ROOT
 from vidlab import config as params_mod
 from vidlab import tracking
+from vidlab.config import replace
 from vidlab.stages.card import readiness
 from vidlab.stages.card import stage as card
 
@@ -239,7 +239,7 @@ def test_a_failing_sanity_check_is_no_go_naming_it(outputs: dict) -> None:
 
 def test_an_empty_licence_and_consent_are_said_plainly_and_no_go(outputs: dict) -> None:
     params = outputs["params"]
-    empty = dataclasses.replace(params, card=dataclasses.replace(
+    empty = replace(params, card=replace(
         params.card, licence=None, consent=None, authors=()))
     result, text = build(outputs, empty)
     assert result["failed"] == ["card_complete"]
@@ -252,19 +252,19 @@ def test_an_empty_licence_and_consent_are_said_plainly_and_no_go(outputs: dict) 
 def test_the_demo_card_text_on_custom_data_is_no_go_and_names_the_fields(outputs: dict) -> None:
     params = outputs["params"]
     assert {k: getattr(params.card, k) for k in card.DEMO_CARD} == card.DEMO_CARD  # one text
-    custom = dataclasses.replace(params, data=dataclasses.replace(
+    custom = replace(params, data=replace(
         params.data, source="custom", csv="data/raw/mine.csv", videos="data/raw/mine"))
     result, _ = build(outputs, custom)
     assert result["failed"] == ["card_complete"]
     why = item(result, "card_complete")["why"]
     assert "card.title, card.motivation" in why and "card.licence" in why
     assert "still describe the synthetic demo" in why and "write your own" in why
-    own = dataclasses.replace(custom, card=dataclasses.replace(
+    own = replace(custom, card=replace(
         custom.card, title="Crawling study", motivation="m", sources="s", licence="CC-BY-4.0",
         consent="Parents consented in writing (ethics ref 12/34).", authors=("A. Researcher",),
         contact="lab@example.org", changelog=("1.0",)))
     assert build(outputs, own)[0]["failed"] == []
-    no_contact = dataclasses.replace(own, card=dataclasses.replace(own.card, contact=None))
+    no_contact = replace(own, card=replace(own.card, contact=None))
     assert "card.contact not filled" in item(build(outputs, no_contact)[0], "card_complete")["why"]
 
 
@@ -318,7 +318,7 @@ def test_a_sanity_check_that_cannot_fail_is_not_proven_never_go(outputs: dict) -
 def test_fail_on_nogo_fails_after_writing_both(outputs: dict) -> None:
     _move(outputs, _ids()[2], "val")
     params = outputs["params"]
-    strict = dataclasses.replace(params, card=dataclasses.replace(params.card, fail_on_nogo=True))
+    strict = replace(params, card=replace(params.card, fail_on_nogo=True))
     with pytest.raises(card.ReadinessError, match="No-Go on no_leakage"):
         build(outputs, strict)
     assert json.loads((outputs["reports"] / "readiness.json").read_text())["verdict"] == "No-Go"

@@ -3,7 +3,6 @@ evaluation through the same evaluate stage as the networks (real videos, real ML
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import mlflow
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 from vidlab import tracking
+from vidlab.config import replace
 from vidlab.core.fsutil import sha256_file
 from vidlab.data.datamodule import VideoDataModule
 from vidlab.models.classical import ABSENT, clip_features, feature_count
@@ -83,7 +83,7 @@ def test_the_module_reproduces_scikit_learns_probabilities(fitted: dict) -> None
 
 def test_a_class_missing_from_training_is_never_predicted(fitted: dict) -> None:
     params = fitted["params"]
-    three = dataclasses.replace(params, base=dataclasses.replace(
+    three = replace(params, base=replace(
         params.base, classes=("achieved", "not_achieved", "unseen")))
     train = fitted["train"]
     net, _ = classical.fit(three, train["features"], train["labels"])

@@ -9,7 +9,6 @@ reports must tell one story (counts and one dataset fingerprint) on this data to
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import yaml
 from tests.conftest import copy_project, run
 from tests.story import assert_one_story
 from vidlab import config as params_mod
+from vidlab.config import replace
 from vidlab.stages.demo import stage as generate
 
 
@@ -28,7 +28,7 @@ def test_small_custom_dataset_is_not_proven_where_its_evidence_is_thin(tmp_path:
     project = copy_project(tmp_path / "repo")
     raw = project / "data" / "raw" / "custom"
     shipped = params_mod.load(project / "params.yaml")
-    small = dataclasses.replace(shipped.demo, n_videos=20, n_children=8, width=80, height=64,
+    small = replace(shipped.demo, n_videos=20, n_children=8, width=80, height=64,
                                 plant_faults=False)
     generate.run(small, seed=7, out=raw)  # stands in for the researchers' own recordings
     (raw / "faults.json").unlink(missing_ok=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.core.errors import DataError
 from vidlab.data.datamodule import VideoDataModule
 from vidlab.stages.clips import stage as clips_stage
@@ -23,7 +22,7 @@ def cached(clip_params: Params, index_splits: Path, tmp_path: Path) -> Path:
 
 
 def no_augment(params: Params) -> Params:
-    return dataclasses.replace(params, augment=dataclasses.replace(params.augment, use=()))
+    return replace(params, augment=replace(params.augment, use=()))
 
 
 def module(params: Params, splits: Path, clips: Path, **kwargs) -> VideoDataModule:
@@ -78,15 +77,15 @@ def test_training_batches_follow_the_seed(clip_params: Params, index_splits: Pat
         return next(iter(module(params, index_splits, cached).train_dataloader()))["video"]
 
     assert torch.equal(first_batch(clip_params), first_batch(clip_params))
-    reseeded = dataclasses.replace(clip_params,
-                                   base=dataclasses.replace(clip_params.base, seed=5))
+    reseeded = replace(clip_params,
+                                   base=replace(clip_params.base, seed=5))
     assert not torch.equal(first_batch(clip_params), first_batch(reseeded))
 
 
 def test_worker_processes_are_seeded(clip_params: Params, index_splits: Path,
                                      cached: Path) -> None:
-    params = dataclasses.replace(clip_params,
-                                 loader=dataclasses.replace(clip_params.loader, workers=2))
+    params = replace(clip_params,
+                                 loader=replace(clip_params.loader, workers=2))
 
     def epoch() -> list[torch.Tensor]:
         loader = module(params, index_splits, cached).train_dataloader()
@@ -106,7 +105,7 @@ def test_stale_cache_is_refused(clip_params: Params, index_splits: Path, cached:
 
 
 def test_unknown_class_is_refused(clip_params: Params, index_splits: Path, cached: Path) -> None:
-    params = dataclasses.replace(clip_params, base=dataclasses.replace(
+    params = replace(clip_params, base=replace(
         clip_params.base, classes=("achieved",)))
     with pytest.raises(DataError, match=r"not_achieved.*not in base.classes"):
         module(params, index_splits, cached).setup()

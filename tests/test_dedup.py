@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vidlab.config import replace
 from vidlab.media import signature as sig
 from vidlab.stages.dedup import stage as dedup
-from vidlab.stages.dedup.neighbors import UnionFind, brute_force_pairs, near_pairs, plan_tables
+from vidlab.stages.dedup.neighbors import brute_force_pairs, components, near_pairs, plan_tables
 from vidlab.synth.variants import KINDS, write_variant
 
 
@@ -73,11 +73,12 @@ def test_table_plan_grows_with_radius() -> None:
     assert plan_tables(100_000, 105, 18) > plan_tables(100_000, 105, 3)
 
 
-def test_union_find_groups() -> None:
-    union = UnionFind(7)
-    for a, b in [(5, 1), (1, 3), (4, 6)]:
-        union.union(a, b)
-    assert union.groups() == [[1, 3, 5], [4, 6]]
+def test_components_groups_and_labels() -> None:
+    labels, groups = components(7, [(5, 1), (1, 3), (6, 4)])
+    assert groups == [[1, 3, 5], [4, 6]]  # sorted members, by smallest member; singletons out
+    assert labels[1] == labels[3] == labels[5] != labels[4] == labels[6]
+    assert len({labels[0], labels[2], labels[1], labels[4]}) == 4
+    assert components(3, np.empty((0, 2), np.int64))[1] == []
 
 
 def _demo_videos(demo_dataset: Path) -> tuple[list[Path], dict]:
@@ -158,7 +159,7 @@ def _stage_inputs(demo_dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
 def test_stage_writes_pairs_clusters_and_sheets_reproducibly(demo_dataset: Path, params,
                                                              tmp_path: Path) -> None:
     manifest, quarantine = _stage_inputs(demo_dataset, tmp_path)
-    p = dataclasses.replace(params, dedup=dataclasses.replace(params.dedup, workers=1))
+    p = replace(params, dedup=replace(params.dedup, workers=1))
     outputs = []
     for run in ("a", "b"):
         out, reports = tmp_path / run / "duplicates.json", tmp_path / run / "dedup"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 import re
@@ -17,6 +16,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from vidlab.config import replace
 from vidlab.media.encode import read_frames
 from vidlab.stages.demo import stage as generate
 from vidlab.synth.catalog import MILESTONE_AGES
@@ -157,14 +157,14 @@ def test_near_duplicate_is_a_reencoded_resized_trimmed_copy(demo_dataset: Path) 
 
 def test_regeneration_is_byte_identical(demo_dataset: Path, tmp_path: Path, params) -> None:
     again = tmp_path / "again"
-    generate.run(dataclasses.replace(params.demo, workers=2), seed=params.base.seed, out=again)
+    generate.run(replace(params.demo, workers=2), seed=params.base.seed, out=again)
     assert digests(again) == digests(demo_dataset)
 
 
 def test_small_profile_is_identical_for_any_worker_count(small_params, tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     generate.run(small_params.demo, seed=3, out=one)
-    generate.run(dataclasses.replace(small_params.demo, workers=2), seed=3, out=two)
+    generate.run(replace(small_params.demo, workers=2), seed=3, out=two)
     assert digests(one) == digests(two)
     other = tmp_path / "other"
     generate.run(small_params.demo, seed=4, out=other)

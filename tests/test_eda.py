@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from vidlab.config import replace
 from vidlab.media.probe import Limits, probe_file
 from vidlab.models.registry import build_network
 from vidlab.stages.eda import preprocess
@@ -49,7 +49,7 @@ def eda_inputs(texture_project: dict, tmp_path_factory: pytest.TempPathFactory) 
 def run(inputs: dict, out: Path, **changes) -> dict:
     params = inputs["params"]
     if changes:
-        params = dataclasses.replace(params, eda=dataclasses.replace(params.eda, **changes))
+        params = replace(params, eda=replace(params.eda, **changes))
     return eda.run(params, manifest=inputs["manifest"], splits=inputs["splits"],
                    quarantine=inputs["quarantine"], duplicates=inputs["duplicates"],
                    clips=inputs["clips"], weights=inputs["weights"], out=out)
@@ -124,7 +124,7 @@ def test_each_augmentation_row_switches_on_only_its_own_transform(eda_inputs: di
     warp = next(a for label, a in rows.items() if label.startswith("temporal: time warp"))
     assert warp.use == ("temporal",) and warp.time_warp == params.augment.time_warp
     assert "(off: not in augment.use)" in next(k for k in rows if k.startswith("temporal"))
-    none = dataclasses.replace(params, augment=dataclasses.replace(
+    none = replace(params, augment=replace(
         params.augment, hflip=0, crop_scale=1, rotate=0, translate=0, color=0, grayscale=0,
         noise=0, blur=0, frame_drop=0, jitter=0, time_warp=0))
     labels = [label for label, _ in preprocess.augmentation_rows(none)]

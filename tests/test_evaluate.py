@@ -3,7 +3,6 @@ CSV, in the metrics JSON and on the model's MLflow run; intervals, subgroups, ro
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from sklearn import metrics as skm
 
 from tests.conftest import TEXTURE_MILESTONES, TEXTURE_SPLITS
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.models import metrics, registry
 from vidlab.stages.compare import stage as compare_stage
 from vidlab.stages.evaluate import stage as evaluate
@@ -99,7 +98,7 @@ def test_perturbations_change_what_they_should() -> None:
 def evaluated(texture_project: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """pool2d trained (2 epochs) through the train stage, then evaluated."""
     out = tmp_path_factory.mktemp("evaluated")
-    params = dataclasses.replace(texture_project["params"], train=dataclasses.replace(
+    params = replace(texture_project["params"], train=replace(
         texture_project["params"].train, epochs=2))
     trained = train.run(params, model="pool2d", splits=texture_project["splits"],
                         clips=texture_project["clips"], out=out / "models" / "pool2d",
@@ -175,10 +174,10 @@ def test_compare_table_lists_every_model(evaluated: dict, tmp_path: Path) -> Non
 def test_a_multiclass_target_gets_top5(texture_project: dict, tmp_path: Path) -> None:
     """base.target: milestone_id makes a 5-class task: top-5 and one-vs-rest AUROC appear."""
     params: Params = texture_project["params"]
-    params = dataclasses.replace(
-        params, base=dataclasses.replace(params.base, target="milestone_id",
+    params = replace(
+        params, base=replace(params.base, target="milestone_id",
                                          classes=TEXTURE_MILESTONES),
-        evaluate=dataclasses.replace(params.evaluate, n_boot=10, splits=("val",)))
+        evaluate=replace(params.evaluate, n_boot=10, splits=("val",)))
     (tmp_path / "models").mkdir()
     torch.save(registry.build_network("center_frame", params).state_dict(),
                tmp_path / "models" / "center_frame.pt")

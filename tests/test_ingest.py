@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import json
 import os
@@ -15,7 +14,7 @@ import av
 import pytest
 
 from tests.conftest import assert_no_identifiers
-from vidlab.config import DataParams
+from vidlab.config import DataParams, replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.stages.ingest import deid, keys, leaks, stage
@@ -150,7 +149,8 @@ def custom(tmp_path: Path, tiny_video, params, monkeypatch) -> dict:
         (videos / name).parent.mkdir(exist_ok=True)
         shutil.move(tiny_video(n_frames=6), videos / name)
     csv_path = tmp_path / "meta.csv"
-    loaded = dataclasses.replace(params, data=DataParams("custom", str(csv_path), str(videos)))
+    loaded = replace(params, data=DataParams(source="custom", csv=str(csv_path),
+                                             videos=str(videos)))
     return {"videos": videos, "csv": csv_path, "params": loaded, "tmp": tmp_path}
 
 
@@ -316,7 +316,7 @@ def test_audio_can_be_dropped(custom: dict, tmp_path: Path) -> None:
     write_video(custom["videos"] / "noah_2024-02-01.mp4", np.zeros((6, 48, 64, 3), np.uint8),
                 fps=15, audio=np.zeros(8000, np.float32))
     for mode, expected in (("keep", 1), ("drop", 0)):
-        custom["params"] = dataclasses.replace(custom["params"], ingest=dataclasses.replace(
+        custom["params"] = replace(custom["params"], ingest=replace(
             custom["params"].ingest, audio=mode))
         ingest(custom, GOOD)
         row = read_csv(custom["tmp"] / "interim" / "metadata.csv")[1]
@@ -415,7 +415,7 @@ def test_other_containers_are_stripped(custom: dict, suffix: str, extras: bool) 
 @pytest.mark.parametrize(("mode", "period"), [("quarter", "2024-Q1"), ("year", "2024"),
                                                ("drop", ""), ("keep", "2024-01-05")])
 def test_date_generalisation(custom: dict, mode: str, period: str, caplog) -> None:
-    custom["params"] = dataclasses.replace(custom["params"], ingest=dataclasses.replace(
+    custom["params"] = replace(custom["params"], ingest=replace(
         custom["params"].ingest, dates=mode))
     ingest(custom, GOOD)
     assert read_csv(custom["tmp"] / "interim" / "metadata.csv")[0]["recorded_period"] == period
@@ -442,7 +442,7 @@ def test_copies_a_remux_cannot_make_faithfully_are_reencoded_losslessly_and_coun
         return result
 
     monkeypatch.setattr(deid, "_copy_packets", lossy)
-    custom["params"] = dataclasses.replace(custom["params"], ingest=dataclasses.replace(
+    custom["params"] = replace(custom["params"], ingest=replace(
         custom["params"].ingest, workers=1))
     counts = ingest(custom, GOOD)
     assert counts["usable_videos"] == 3 and counts["lossless_copies"] == 3

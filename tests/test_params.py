@@ -29,7 +29,7 @@ def test_every_key_in_params_yaml_is_a_field() -> None:
     """params.yaml spells out every parameter, so nothing hides behind a code default."""
     raw = repo_params()
     for name, cls in params_mod.SECTIONS.items():
-        fields = {f for f in cls.__dataclass_fields__}
+        fields = set(cls.model_fields)
         assert set(raw[name]) == fields, name
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vidlab.config import replace
 from vidlab.media.encode import write_video
 from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
 from vidlab.stages.probe import stage as manifest
@@ -134,7 +135,7 @@ def test_cfr_normalisation(tmp_path: Path, params) -> None:
     pts = np.concatenate([[0], np.cumsum(steps[:-1])])
     write_video(videos / "vfr.mp4", frames(30), fps=15, pts_ms=pts)
     original = (videos / "vfr.mp4").read_bytes()
-    cfr = dataclasses.replace(params, probe=dataclasses.replace(params.probe, normalize="cfr"))
+    cfr = replace(params, probe=replace(params.probe, normalize="cfr"))
     manifest.run(cfr, metadata_csv=write_meta(tmp_path, videos), videos=videos,
                  manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
                  reports=tmp_path / "rep")

@@ -3,7 +3,6 @@ must be overfit, Grad-CAM is the published formula; all on real encoded videos a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from PIL import Image
 from scipy import stats
 
 from tests.conftest import TEXTURE_SPLITS
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.data.datasets import CachedClips
 from vidlab.models import networks, registry
 from vidlab.stages.sanity import checks, gradcam
@@ -27,7 +26,7 @@ def project(texture_project: dict) -> dict:
     params = texture_project["params"]
     # 16 validation videos: their chance range at alpha 0.01 reaches 13/16, so the shuffle check
     # can only tell chance from a model scoring above that (the demo's 21 reach 0.76 < 0.8).
-    params = dataclasses.replace(params, sanity=dataclasses.replace(
+    params = replace(params, sanity=replace(
         params.sanity, models=("center_frame",), shuffle_epochs=8, overfit_epochs=100,
         gradcam_clips=2, learning_accuracy=0.85))
     return {**texture_project, "params": params}
@@ -47,7 +46,7 @@ def leak(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def with_sanity(params: Params, **changes) -> Params:
-    return dataclasses.replace(params, sanity=dataclasses.replace(params.sanity, **changes))
+    return replace(params, sanity=replace(params.sanity, **changes))
 
 
 # --- statistics --------------------------------------------------------------------------------
@@ -151,8 +150,8 @@ def test_a_tiny_subset_is_overfit(project: dict) -> None:
 
 
 def test_overfit_fails_when_the_model_cannot_learn(project: dict) -> None:
-    params = dataclasses.replace(project["params"],
-                                 train=dataclasses.replace(project["params"].train, lr=1e-7))
+    params = replace(project["params"],
+                                 train=replace(project["params"].train, lr=1e-7))
     result = sanity.overfit_subset(with_sanity(params, overfit_epochs=2), "center_frame",
                                    splits=project["splits"], clips=project["clips"])
     assert not result["passed"] and "cannot fit" in result["reason"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vidlab.config import SPLIT_NAMES
+from vidlab.config import SPLIT_NAMES, replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.stages.split import report as split_report
@@ -69,7 +68,7 @@ def stage(tmp_path: Path, params) -> Callable[..., dict]:
         listed = [{"id": f"c{i}", "kind": "near", "video_ids": list(c)}
                   for i, c in enumerate(clusters)]
         (tmp_path / "dup.json").write_text(json.dumps({"clusters": listed}))
-        run_params = dataclasses.replace(params, split=dataclasses.replace(params.split,
+        run_params = replace(params, split=replace(params.split,
                                                                            **split_kw))
         return split.run(run_params, metadata_csv=tmp_path / "metadata.csv",
                          manifest=tmp_path / "manifest.parquet", quarantine=tmp_path / "q.csv",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 import torch
 
 from vidlab import tracking
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.core.errors import DataError
 from vidlab.models import registry
 from vidlab.stages.clips import stage as clips_stage
@@ -24,11 +23,11 @@ def setup(clip_params: Params, index_splits: Path, tmp_path: Path) -> dict:
               reports=tmp_path / "reports")
     (tmp_path / "params.yaml").write_text("# the test's params\n")
     (tmp_path / "metadata.csv").write_text("video_id,sha256\nv,00\n")  # names the data version
-    params = dataclasses.replace(
+    params = replace(
         clip_params,
-        train=dataclasses.replace(clip_params.train, epochs=2, width=8, r2plus1d_width=8,
+        train=replace(clip_params.train, epochs=2, width=8, r2plus1d_width=8,
                                   accelerator="cpu"),
-        tracking=dataclasses.replace(clip_params.tracking, experiment="test-train",
+        tracking=replace(clip_params.tracking, experiment="test-train",
                                      uri=f"sqlite:///{tmp_path / 'mlflow.db'}"))
     return {"params": params, "splits": index_splits, "clips": tmp_path / "clips",
             "root": tmp_path}
@@ -37,7 +36,7 @@ def setup(clip_params: Params, index_splits: Path, tmp_path: Path) -> dict:
 def fit(setup: dict, model: str, out: Path, **changes) -> dict:
     params = setup["params"]
     if changes:
-        params = dataclasses.replace(params, train=dataclasses.replace(params.train, **changes))
+        params = replace(params, train=replace(params.train, **changes))
     return train.run(params, model=model, splits=setup["splits"], clips=setup["clips"], out=out,
                      root=setup["root"], metadata=setup["root"] / "metadata.csv")
 
@@ -89,8 +88,8 @@ def test_missing_local_weights_are_a_clear_error(setup: dict, tmp_path: Path) ->
 def test_trains_from_streamed_shards(setup: dict, tmp_path: Path) -> None:
     """Class weights come from the manifest, so every loader source trains."""
     params = setup["params"]
-    setup = {**setup, "params": dataclasses.replace(
-        params, loader=dataclasses.replace(params.loader, source="shards"))}
+    setup = {**setup, "params": replace(
+        params, loader=replace(params.loader, source="shards"))}
     result = fit(setup, "center_frame", tmp_path / "m")
     assert result["epochs"] >= 1
 
@@ -102,7 +101,7 @@ def test_balanced_sampler_draws_each_class_equally(setup: dict) -> None:
     from vidlab.data.datamodule import VideoDataModule
 
     params = setup["params"]
-    params = dataclasses.replace(params, train=dataclasses.replace(params.train,
+    params = replace(params, train=replace(params.train,
                                                                    balance="sampler"))
     data = VideoDataModule(params, splits=setup["splits"], clips=setup["clips"], batch_size=1)
     sampler = data.train_dataloader().sampler
@@ -112,7 +111,7 @@ def test_balanced_sampler_draws_each_class_equally(setup: dict) -> None:
     drawn = Counter(labels[videos[i]] for _ in range(400) for i in sampler)
     assert abs(drawn[0] / drawn.total() - 0.5) < 0.05
     with pytest.raises(DataError, match="shards"):
-        VideoDataModule(dataclasses.replace(params, loader=dataclasses.replace(
+        VideoDataModule(replace(params, loader=replace(
             params.loader, source="shards")), splits=setup["splits"],
             clips=setup["clips"]).train_dataloader()
 
@@ -132,7 +131,7 @@ def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
     raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
     p = setup["params"]
     for section in ("clips", "loader"):
-        raw[section] = json.loads(json.dumps(dataclasses.asdict(getattr(p, section))))
+        raw[section] = json.loads(json.dumps(getattr(p, section).model_dump(mode="json")))
     raw["train"].update(epochs=1, width=8, r2plus1d_width=8, accelerator="cpu", devices=2,
                         strategy="ddp")
     raw["tracking"].update(experiment="test-ddp", uri=f"sqlite:///{tmp_path / 'ddp.db'}")

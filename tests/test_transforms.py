@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
-from vidlab.config import AugmentParams
+from vidlab.config import AugmentParams, replace
 from vidlab.data.transforms import EvalPreset, TemporalAugment, TrainPreset, fit
 
 MEAN, STD = (0.45, 0.45, 0.45), (0.225, 0.225, 0.225)
@@ -140,4 +138,4 @@ def test_shapes_and_range_with_every_group_on() -> None:
 
 def test_replace_keeps_params_valid() -> None:
     # ablations are one param change: the dataclass accepts an empty group list
-    assert dataclasses.replace(AugmentParams(), use=()).use == ()
+    assert replace(AugmentParams(), use=()).use == ()

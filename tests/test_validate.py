@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
+from vidlab.config import replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.media.probe import MANIFEST_COLUMNS
@@ -176,7 +176,7 @@ def test_imbalance_stops_the_stage(stage, params) -> None:
     meta.loc[:35, "label"] = "achieved"
     with pytest.raises(DataError, match=r"label_fraction"):
         stage(meta)
-    lenient = dataclasses.replace(params, validate=dataclasses.replace(
+    lenient = replace(params, validate=replace(
         params.validate, min_class_fraction=0.05, max_class_fraction=0.95))
     assert stage(meta, run_params=lenient)["passed"]
 

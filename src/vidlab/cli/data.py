@@ -29,7 +29,7 @@ def demo(
     from vidlab import config as params_mod
     from vidlab.stages.demo import stage as generate
 
-    loaded = params_mod.load(params_file)
+    loaded = generate.PARAMS.view(params_mod.load(params_file))
     if loaded.data.source != "demo":
         generate.skip(out, reason=f"data.source is {loaded.data.source!r}")
         typer.echo(f"demo: skipped ({loaded.data.source!r} data); wrote a marker to {out}")

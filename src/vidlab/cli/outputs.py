@@ -133,11 +133,10 @@ if __name__ == "__main__":  # pragma: no cover
 @stage_command
 def params_cmd(params_file: ParamsOption = paths.PARAMS_FILE) -> None:
     """Validate params.yaml and print the resolved values of every section."""
-    import dataclasses
 
     import yaml
 
     from vidlab import config as params_mod
 
     loaded = params_mod.load(params_file)
-    typer.echo(yaml.safe_dump(dataclasses.asdict(loaded), sort_keys=False), nl=False)
+    typer.echo(yaml.safe_dump(loaded.model_dump(mode="json"), sort_keys=False), nl=False)

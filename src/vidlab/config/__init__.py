@@ -1,22 +1,24 @@
 """Typed, validated view of params.yaml.
 
-Each section of params.yaml is loaded once into a frozen dataclass. A bad value stops with a
-message naming the key, what is allowed and what was found, e.g.::
+Each section of params.yaml is loaded once into a frozen pydantic model (`fields.Section`). A bad
+value stops with a message naming the key, what is allowed and what was found, e.g.::
 
     The 'n_videos' parameter of demo must be an int in [4, 100000]. Got -3 instead.
 
 Unknown keys are refused too, so a typo never silently falls back to a default. Later stages add
-their section here: one dataclass per stage, named after it.
+their section here: one model per stage, named after it. A stage reads only the keys it declares
+(`declared`, in `vidlab.config.declare`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from vidlab.config.data import (
     SPLIT_NAMES,
@@ -30,12 +32,11 @@ from vidlab.config.data import (
     SplitParams,
     ValidateParams,
 )
-from vidlab.config.fields import build
+from vidlab.config.fields import Section, build
 from vidlab.config.learning import (
     AUGMENT_GROUPS,
     CROPS,
-    EDA_SOURCES,
-    SANITY_MODELS,
+    NETWORKS,
     AugmentParams,
     CardParams,
     ClassicalParams,
@@ -49,61 +50,54 @@ from vidlab.config.learning import (
 )
 from vidlab.core.errors import ParamsError
 
+M = TypeVar("M", bound=BaseModel)
+
 __all__ = [
-    "AUGMENT_GROUPS", "CROPS", "EDA_SOURCES", "SANITY_MODELS", "SECTIONS", "SPLIT_NAMES",
+    "AUGMENT_GROUPS", "CROPS", "NETWORKS", "SECTIONS", "SPLIT_NAMES",
     "AugmentParams", "BaseParams", "CardParams", "ClassicalParams", "ClipsParams", "DataParams",
     "DedupParams", "DemoParams", "EdaParams", "EvaluateParams", "IngestParams", "LoaderParams",
     "Params", "ProbeParams", "ReportParams", "SanityParams", "SplitParams", "TrackingParams",
-    "TrainParams", "ValidateParams", "from_dict", "load",
+    "Section", "TrainParams", "ValidateParams", "from_dict", "load", "replace",
 ]
 
 
-@dataclass(frozen=True)
-class Params:
-    """All sections of params.yaml, validated."""
+with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.validate (deprecated)
+    warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
-    base: BaseParams
-    data: DataParams
-    demo: DemoParams
-    ingest: IngestParams
-    report: ReportParams
-    probe: ProbeParams
-    validate: ValidateParams
-    dedup: DedupParams
-    split: SplitParams
-    clips: ClipsParams
-    augment: AugmentParams
-    loader: LoaderParams
-    train: TrainParams
-    sanity: SanityParams
-    evaluate: EvaluateParams
-    classical: ClassicalParams
-    eda: EdaParams
-    card: CardParams
-    tracking: TrackingParams
+    class Params(BaseModel):
+        """All sections of params.yaml, validated."""
+
+        model_config = ConfigDict(frozen=True, extra="forbid")
+
+        base: BaseParams
+        data: DataParams
+        demo: DemoParams
+        ingest: IngestParams
+        report: ReportParams
+        probe: ProbeParams
+        validate: ValidateParams
+        dedup: DedupParams
+        split: SplitParams
+        clips: ClipsParams
+        augment: AugmentParams
+        loader: LoaderParams
+        train: TrainParams
+        sanity: SanityParams
+        evaluate: EvaluateParams
+        classical: ClassicalParams
+        eda: EdaParams
+        card: CardParams
+        tracking: TrackingParams
 
 
-SECTIONS: dict[str, type] = {
-    "base": BaseParams,
-    "data": DataParams,
-    "demo": DemoParams,
-    "ingest": IngestParams,
-    "report": ReportParams,
-    "probe": ProbeParams,
-    "validate": ValidateParams,
-    "dedup": DedupParams,
-    "split": SplitParams,
-    "clips": ClipsParams,
-    "augment": AugmentParams,
-    "loader": LoaderParams,
-    "train": TrainParams,
-    "sanity": SanityParams,
-    "evaluate": EvaluateParams,
-    "classical": ClassicalParams,
-    "eda": EdaParams,
-    "card": CardParams,
-    "tracking": TrackingParams,
-}
+# section name -> its model, in params.yaml's order
+SECTIONS: dict[str, type[Section]] = {name: field.annotation
+                                      for name, field in Params.model_fields.items()}
+
+
+def replace(model: M, **changes: Any) -> M:
+    """A copy of a section (or of Params) with ``changes``, validated again like params.yaml."""
+    return type(model).model_validate({**dict(model), **changes})
 
 
 def from_dict(raw: Mapping[str, Any]) -> Params:

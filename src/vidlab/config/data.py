@@ -4,33 +4,32 @@ split."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Self, get_args
 
-from vidlab.config.fields import spec
+from pydantic import Field, model_validator
+
+from vidlab.config.fields import Bool, Float, Int, Section, Text
 from vidlab.core.errors import ParamsError
 
 
-@dataclass(frozen=True)
-class BaseParams:
+class BaseParams(Section):
     """Project-wide settings every stage may read."""
 
-    seed: int = field(default=0, metadata=spec(low=0, high=2**32 - 1))
-    target: str = field(
-        default="label", metadata=spec(choices=("label", "domain", "milestone_id"))
-    )
-    classes: tuple[str, ...] = ("achieved", "not_achieved")
+    seed: Int = Field(0, ge=0, le=2**32 - 1)
+    target: Literal["label", "domain", "milestone_id"] = "label"
+    classes: tuple[Text, ...] = Field(("achieved", "not_achieved"), min_length=1)
 
 
-@dataclass(frozen=True)
-class DataParams:
+class DataParams(Section):
     """Where the raw dataset lives: the bundled demo, or a real one (``source: custom``)."""
 
-    source: str = field(default="demo", metadata=spec(choices=("demo", "custom")))
-    csv: str = "data/raw/demo/metadata.csv"
-    videos: str = "data/raw/demo/videos"
+    source: Literal["demo", "custom"] = "demo"
+    csv: Text = "data/raw/demo/metadata.csv"
+    videos: Text = "data/raw/demo/videos"
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         demo_root = Path("data/raw/demo")
         inside = [Path(p).is_relative_to(demo_root) for p in (self.csv, self.videos)]
         if self.source == "demo" and not all(inside):
@@ -43,27 +42,28 @@ class DataParams:
                 "data.source is 'custom' but data.csv/data.videos still point at the demo "
                 f"({self.csv!r}, {self.videos!r}). Point them at your CSV and video folder."
             )
+        return self
 
 
-@dataclass(frozen=True)
-class DemoParams:
+class DemoParams(Section):
     """The synthetic demo dataset (see vidlab.demo)."""
 
-    n_videos: int = field(default=132, metadata=spec(low=4, high=100_000))
-    n_children: int = field(default=33, metadata=spec(low=2, high=10_000))
-    width: int = field(default=128, metadata=spec(low=32, high=1920))
-    height: int = field(default=96, metadata=spec(low=32, high=1080))
-    fps: int = field(default=15, metadata=spec(low=5, high=60))
-    min_seconds: float = field(default=2.0, metadata=spec(low=0.5, high=60))
-    max_seconds: float = field(default=4.0, metadata=spec(low=0.5, high=60))
-    achieved_fraction: float = field(default=0.5, metadata=spec(low=0.05, high=0.95))
-    audio_fraction: float = field(default=0.5, metadata=spec(low=0.0, high=1.0))
-    noise_std: float = field(default=3.0, metadata=spec(low=0.0, high=50.0))
-    crf: int = field(default=20, metadata=spec(low=0, high=51))
-    plant_faults: bool = True
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
+    n_videos: Int = Field(132, ge=4, le=100_000)
+    n_children: Int = Field(33, ge=2, le=10_000)
+    width: Int = Field(128, ge=32, le=1920)
+    height: Int = Field(96, ge=32, le=1080)
+    fps: Int = Field(15, ge=5, le=60)
+    min_seconds: Float = Field(2.0, ge=0.5, le=60)
+    max_seconds: Float = Field(4.0, ge=0.5, le=60)
+    achieved_fraction: Float = Field(0.5, ge=0.05, le=0.95)
+    audio_fraction: Float = Field(0.5, ge=0.0, le=1.0)
+    noise_std: Float = Field(3.0, ge=0.0, le=50.0)
+    crf: Int = Field(20, ge=0, le=51)
+    plant_faults: Bool = True
+    workers: Int = Field(0, ge=0, le=256)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if self.min_seconds > self.max_seconds:
             raise ParamsError(
                 f"demo.min_seconds ({self.min_seconds}) must not exceed demo.max_seconds "
@@ -79,26 +79,27 @@ class DemoParams:
                 f"demo.width and demo.height must be even for H.264 yuv420p. "
                 f"Got {self.width}x{self.height} instead."
             )
+        return self
 
 
 def _default_domains() -> dict[str, str]:
     return {"M": "motor", "L": "language", "S": "social", "C": "cognitive"}
 
 
-@dataclass(frozen=True)
-class IngestParams:
+class IngestParams(Section):
     """Reading the CSV, de-identification and the derived columns (domain, age group)."""
 
-    domains: dict[str, str] = field(default_factory=_default_domains)
-    age_bins: tuple[int, ...] = (6, 12, 18, 24, 30, 36)
-    dates: str = field(default="quarter", metadata=spec(choices=("drop", "year", "quarter",
-                                                                  "keep")))
-    audio: str = field(default="keep", metadata=spec(choices=("keep", "drop")))
-    pseudonym_length: int = field(default=16, metadata=spec(low=8, high=64))
-    extensions: tuple[str, ...] = (".mp4", ".mov", ".avi", ".mkv", ".webm")
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
+    domains: dict[Text, Text] = Field(default_factory=_default_domains, min_length=1)
+    age_bins: tuple[Int, ...] = Field((6, 12, 18, 24, 30, 36), min_length=1)
+    dates: Literal["drop", "year", "quarter", "keep"] = "quarter"
+    audio: Literal["keep", "drop"] = "keep"
+    pseudonym_length: Int = Field(16, ge=8, le=64)
+    extensions: tuple[Text, ...] = Field((".mp4", ".mov", ".avi", ".mkv", ".webm"),
+                                         min_length=1)
+    workers: Int = Field(0, ge=0, le=256)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         bins = self.age_bins
         if any(b <= a for a, b in zip(bins, bins[1:], strict=False)) or bins[0] < 0:
             raise ParamsError(
@@ -113,6 +114,7 @@ class IngestParams:
         for ext in self.extensions:
             if not ext.startswith("."):
                 raise ParamsError(f"ingest.extensions must start with a dot. Got {ext!r}.")
+        return self
 
     @property
     def max_age(self) -> int:
@@ -125,70 +127,69 @@ class IngestParams:
         return [f"{lo}-{hi}m" for lo, hi in zip(lows, self.age_bins, strict=True)]
 
 
-@dataclass(frozen=True)
-class ReportParams:
+class ReportParams(Section):
     """The dataset summary report."""
 
-    bar_width: int = field(default=50, metadata=spec(low=10, high=200))
-    top_milestones: int = field(default=10, metadata=spec(low=1, high=1000))
-    age_tolerance_months: int = field(default=6, metadata=spec(low=0, high=36))
+    bar_width: Int = Field(50, ge=10, le=200)
+    top_milestones: Int = Field(10, ge=1, le=1000)
+    age_tolerance_months: Int = Field(6, ge=0, le=36)
 
 
-@dataclass(frozen=True)
-class ProbeParams:
+class ProbeParams(Section):
     """The manifest: per-file isolation, integrity tolerances, optional CFR normalisation."""
 
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
-    timeout_s: float = field(default=60.0, metadata=spec(low=0.1, high=3600))
-    frame_tolerance: float = field(default=0.02, metadata=spec(low=0.0, high=0.5))
-    truncation_tolerance: float = field(default=0.1, metadata=spec(low=0.0, high=0.9))
-    vfr_tolerance: float = field(default=0.1, metadata=spec(low=0.0, high=10.0))
-    fps_tolerance: float = field(default=0.05, metadata=spec(low=0.0, high=1.0))
-    max_keyframe_interval_s: float = field(default=5.0, metadata=spec(low=0.1, high=600))
-    normalize: str = field(default="none", metadata=spec(choices=("none", "cfr")))
-    cfr_keyframe_interval: int = field(default=15, metadata=spec(low=1, high=600))
+    workers: Int = Field(0, ge=0, le=256)
+    timeout_s: Float = Field(60.0, ge=0.1, le=3600)
+    frame_tolerance: Float = Field(0.02, ge=0.0, le=0.5)
+    truncation_tolerance: Float = Field(0.1, ge=0.0, le=0.9)
+    vfr_tolerance: Float = Field(0.1, ge=0.0, le=10.0)
+    fps_tolerance: Float = Field(0.05, ge=0.0, le=1.0)
+    max_keyframe_interval_s: Float = Field(5.0, ge=0.1, le=600)
+    normalize: Literal["none", "cfr"] = "none"
+    cfr_keyframe_interval: Int = Field(15, ge=1, le=600)
 
 
-@dataclass(frozen=True)
-class ValidateParams:
+class ValidateParams(Section):
     """Thresholds of the Great Expectations suites in expectations/ and the stop rule."""
 
-    max_quarantine_fraction: float = field(default=0.2, metadata=spec(low=0.0, high=1.0))
-    min_videos: int = field(default=10, metadata=spec(low=1, high=10**9))
-    min_class_fraction: float = field(default=0.1, metadata=spec(low=0.0, high=1.0))
-    max_class_fraction: float = field(default=0.9, metadata=spec(low=0.0, high=1.0))
-    age_tolerance_months: int = field(default=6, metadata=spec(low=0, high=120))
-    min_duration_s: float = field(default=0.0, metadata=spec(low=0.0, high=86400))
-    max_duration_s: float = field(default=600.0, metadata=spec(low=0.0, high=86400))
-    min_fps: float = field(default=5.0, metadata=spec(low=0.0, high=1000))
-    max_fps: float = field(default=120.0, metadata=spec(low=0.0, high=1000))
-    min_side: int = field(default=64, metadata=spec(low=1, high=100_000))
-    max_side: int = field(default=7680, metadata=spec(low=1, high=100_000))
-    allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg",
-                                       "ffv1")  # ffv1: the lossless copies ingest makes
+    max_quarantine_fraction: Float = Field(0.2, ge=0.0, le=1.0)
+    min_videos: Int = Field(10, ge=1, le=10**9)
+    min_class_fraction: Float = Field(0.1, ge=0.0, le=1.0)
+    max_class_fraction: Float = Field(0.9, ge=0.0, le=1.0)
+    age_tolerance_months: Int = Field(6, ge=0, le=120)
+    min_duration_s: Float = Field(0.0, ge=0.0, le=86400)
+    max_duration_s: Float = Field(600.0, ge=0.0, le=86400)
+    min_fps: Float = Field(5.0, ge=0.0, le=1000)
+    max_fps: Float = Field(120.0, ge=0.0, le=1000)
+    min_side: Int = Field(64, ge=1, le=100_000)
+    max_side: Int = Field(7680, ge=1, le=100_000)
+    # ffv1: the lossless copies ingest makes
+    allowed_codecs: tuple[Text, ...] = Field(
+        ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg", "ffv1"), min_length=1)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         for low, high in (("min_class_fraction", "max_class_fraction"),
                           ("min_duration_s", "max_duration_s"), ("min_fps", "max_fps"),
                           ("min_side", "max_side")):
             if getattr(self, low) > getattr(self, high):
                 raise ParamsError(f"validate.{low} ({getattr(self, low)}) must not exceed "
                                   f"validate.{high} ({getattr(self, high)}).")
+        return self
 
 
-@dataclass(frozen=True)
-class DedupParams:
+class DedupParams(Section):
     """Exact and near-duplicate detection (see vidlab.media.signature and .dedup)."""
 
-    frames: int = field(default=16, metadata=spec(low=2, high=256))
-    threshold: float = field(default=0.18, metadata=spec(low=0.0, high=0.5))
-    review_margin: float = field(default=0.03, metadata=spec(low=0.0, high=0.5))
-    window: float = field(default=0.2, metadata=spec(low=0.0, high=1.0))
-    candidate_radius: float = field(default=0.24, metadata=spec(low=0.0, high=0.3))
-    sheet_frames: int = field(default=6, metadata=spec(low=1, high=32))
-    sheet_videos: int = field(default=8, metadata=spec(low=2, high=64))
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
-    timeout_s: float = field(default=60.0, metadata=spec(low=0.1, high=3600))
+    frames: Int = Field(16, ge=2, le=256)
+    threshold: Float = Field(0.18, ge=0.0, le=0.5)
+    review_margin: Float = Field(0.03, ge=0.0, le=0.5)
+    window: Float = Field(0.2, ge=0.0, le=1.0)
+    candidate_radius: Float = Field(0.24, ge=0.0, le=0.3)
+    sheet_frames: Int = Field(6, ge=1, le=32)
+    sheet_videos: Int = Field(8, ge=2, le=64)
+    workers: Int = Field(0, ge=0, le=256)
+    timeout_s: Float = Field(60.0, ge=0.1, le=3600)
 
     @property
     def window_frames(self) -> int:
@@ -196,29 +197,29 @@ class DedupParams:
         return math.ceil(self.window * self.frames - 1e-9)
 
 
-SPLIT_NAMES = ("train", "val", "test")
+SplitName = Literal["train", "val", "test"]
+SPLIT_NAMES = get_args(SplitName)
 
 
-@dataclass(frozen=True)
-class SplitParams:
+class SplitParams(Section):
     """Leakage-free train/val/test splits and k-fold (see vidlab.stages.split.stage)."""
 
-    strategy: tuple[str, ...] = field(default=("group", "stratified"),
-                                      metadata=spec(choices=("stratified", "group", "time")))
-    stratify: tuple[str, ...] = field(
-        default=("label",), metadata=spec(choices=("label", "domain", "age_group",
-                                                    "milestone_id")))
-    train: float = field(default=0.7, metadata=spec(low=0.0, high=1.0))
-    val: float = field(default=0.15, metadata=spec(low=0.0, high=1.0))
-    test: float = field(default=0.15, metadata=spec(low=0.0, high=1.0))
-    folds: int = field(default=0, metadata=spec(low=0, high=100))
-    val_fold: int = field(default=0, metadata=spec(low=0, high=99))
-    seed: int | None = field(default=None, metadata=spec(low=0, high=2**32 - 1))
-    require_all_classes: bool = True
-    allow_subject_overlap: bool = False
-    balance_alpha: float = field(default=0.01, metadata=spec(low=0.0, high=1.0))
+    strategy: tuple[Literal["stratified", "group", "time"], ...] = Field(
+        ("group", "stratified"), min_length=1)
+    stratify: tuple[Literal["label", "domain", "age_group", "milestone_id"], ...] = Field(
+        ("label",), min_length=1)
+    train: Float = Field(0.7, ge=0.0, le=1.0)
+    val: Float = Field(0.15, ge=0.0, le=1.0)
+    test: Float = Field(0.15, ge=0.0, le=1.0)
+    folds: Int = Field(0, ge=0, le=100)
+    val_fold: Int = Field(0, ge=0, le=99)
+    seed: Int | None = Field(None, ge=0, le=2**32 - 1)
+    require_all_classes: Bool = True
+    allow_subject_overlap: Bool = False
+    balance_alpha: Float = Field(0.01, ge=0.0, le=1.0)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if len(set(self.strategy)) != len(self.strategy):
             raise ParamsError(f"split.strategy lists a strategy twice: {list(self.strategy)}.")
         if "time" in self.strategy and "stratified" in self.strategy:
@@ -243,3 +244,4 @@ class SplitParams:
             raise ParamsError(
                 f"split.val_fold must be below split.folds ({self.folds}). Got {self.val_fold}."
             )
+        return self

@@ -1,42 +1,67 @@
-"""The validator behind every params section: field bounds and choices, and the messages that
-name the key, what is allowed and what was found."""
+"""The types every params section is built from (pydantic v2), and the messages that name the key,
+what is allowed and what was found when a value is refused."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Strict,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
 
 from vidlab.core.errors import ParamsError
 
-MISSING = object()  # a key absent from params.yaml
+# YAML scalars as they are written: a bool is never a number, a number never a string, a string
+# never blank; ints are accepted where a number is asked for
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict(), AllowInfNan(False)]
+Bool = Annotated[bool, Strict()]
+Text = Annotated[str, Strict(), StringConstraints(pattern=r"\S")]
 
 
-def spec(*, low: float | None = None, high: float | None = None, choices: tuple = (),
-          empty: bool = False) -> dict:
-    """Field metadata read by the validator: numeric bounds (inclusive), allowed values, and
-    whether a list may be empty."""
-    return {"low": low, "high": high, "choices": choices, "empty": empty}
+class Section(BaseModel):
+    """One section of params.yaml: frozen, and a key it does not know is refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def describe(kind: Any, meta: Mapping) -> str:
-    names = {int: "an int", float: "a number", bool: "a bool (true/false)", str: "a string"}
+_NAMES = {int: "an int", float: "a number", bool: "a bool (true/false)", str: "a string"}
+
+
+def _strip(kind: Any) -> Any:
+    while typing.get_origin(kind) is Annotated:
+        kind = typing.get_args(kind)[0]
+    return kind
+
+
+def describe(kind: Any, metadata: list | tuple = ()) -> str:
+    """What a field of type ``kind`` with pydantic ``metadata`` (bounds) accepts, in words."""
+    kind = _strip(kind)
     origin = typing.get_origin(kind)
-    if meta.get("choices"):
-        listed = ", ".join(repr(c) for c in meta["choices"])
-        return f"a list of values from {listed}" if origin is tuple else f"one of {listed}"
-    if origin is tuple:
-        return f"a list of {names[typing.get_args(kind)[0]].split(' ', 1)[1]}s"
-    if origin is dict:
-        return "a mapping of strings to strings"
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
-        return describe(inner, meta) + " or null"
-    text = names[kind]
-    low, high = meta.get("low"), meta.get("high")
+        return describe(inner, metadata) + " or null"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(kind))
+    if origin is tuple:
+        item = _strip(typing.get_args(kind)[0])
+        if typing.get_origin(item) is typing.Literal:
+            return "a list of values from " + ", ".join(repr(c) for c in typing.get_args(item))
+        return f"a list of {_NAMES[item].split(' ', 1)[1]}s"
+    if origin is dict:
+        return "a mapping of strings to strings"
+    text = _NAMES[kind]
+    low = next((m.ge for m in metadata if hasattr(m, "ge")), None)  # Field(ge=..., le=...)
+    high = next((m.le for m in metadata if hasattr(m, "le")), None)
     if low is not None and high is not None:
         text += f" in [{low}, {high}]"
     elif low is not None:
@@ -44,72 +69,36 @@ def describe(kind: Any, meta: Mapping) -> str:
     return text
 
 
-def coerce(kind: Any, value: Any, meta: Mapping) -> Any:
-    """Return ``value`` as ``kind`` or raise ValueError; bools are never numbers here."""
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
-        inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
-        return coerce(inner, value, meta)
-    if origin is dict:
-        if not isinstance(value, Mapping) or not value:
-            raise ValueError
-        return {coerce(str, k, {}): coerce(str, v, {}) for k, v in value.items()}
-    if origin is tuple:
-        (item,) = typing.get_args(kind)[:1]
-        if not isinstance(value, list | tuple) or not (value or meta.get("empty")):
-            raise ValueError
-        return tuple(coerce(item, v, meta) for v in value)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError
-        if not math.isfinite(value):
-            raise ValueError
-        value = float(value)
-    elif kind is str:
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError
-    if meta.get("choices") and value not in meta["choices"]:
-        raise ValueError
-    low, high = meta.get("low"), meta.get("high")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError
-    return value
+def _field_description(field: FieldInfo) -> str:
+    return describe(field.annotation, field.metadata)
 
 
-def build(cls: type, section: str, raw: Any) -> Any:
-    """Build dataclass ``cls`` from the mapping ``raw`` of section ``section``, validating it."""
+def build(cls: type[Section], section: str, raw: Any) -> Section:
+    """Validate the mapping ``raw`` of section ``section`` into ``cls``.
+
+    Raises:
+        ParamsError: naming the key, what is allowed and what was found.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise ParamsError(f"The '{section}' section of params.yaml must be a mapping. Got {raw!r}.")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    try:
+        return cls.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = exc.errors()
+    fields = cls.model_fields
+    unknown = sorted(str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden")
     if unknown:
         raise ParamsError(
             f"Unknown key(s) {', '.join(map(repr, unknown))} in the '{section}' section of "
             f"params.yaml. Allowed keys: {', '.join(sorted(fields))}."
-        )
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for name, spec in fields.items():
-        value = raw.get(name, MISSING)
-        if value is MISSING:
-            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-                raise ParamsError(f"The '{name}' parameter of {section} is missing in params.yaml.")
-            continue
-        try:
-            values[name] = coerce(hints[name], value, spec.metadata)
-        except (ValueError, TypeError):
-            raise ParamsError(
-                f"The '{name}' parameter of {section} must be "
-                f"{describe(hints[name], spec.metadata)}. Got {value!r} instead."
-            ) from None
-    return cls(**values)
+        ) from None
+    name = str(errors[0]["loc"][0])
+    if errors[0]["type"] == "missing":
+        raise ParamsError(
+            f"The '{name}' parameter of {section} is missing in params.yaml.") from None
+    raise ParamsError(
+        f"The '{name}' parameter of {section} must be {_field_description(fields[name])}. "
+        f"Got {raw[name]!r} instead."
+    ) from None

@@ -3,206 +3,197 @@ evaluate, sanity, classical, eda, card, tracking."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Annotated, Literal, Self, get_args
 
-from vidlab.config.fields import spec
+from pydantic import Field, model_validator
+
+from vidlab.config.fields import Bool, Float, Int, Section, Text
 from vidlab.core.errors import ParamsError
 
-CROPS = ("center", "letterbox")
-AUGMENT_GROUPS = ("spatial", "temporal", "compression")
+Crop = Literal["center", "letterbox"]
+AugmentGroup = Literal["spatial", "temporal", "compression"]
+# the networks vidlab trains: the one list (models.registry builds them, sanity and eda choose)
+Network = Literal["center_frame", "pool2d", "r2plus1d"]
+CROPS, AUGMENT_GROUPS, NETWORKS = get_args(Crop), get_args(AugmentGroup), get_args(Network)
 
 
-@dataclass(frozen=True)
-class ClipsParams:
+class ClipsParams(Section):
     """Which frames make a clip, decoded once at the model's size (see vidlab.data)."""
 
     # auto: decord where it is installed (Linux x86_64, Windows, macOS arm64 on Python 3.11),
     # else PyAV; both decode the same frames (tests/test_media_matrix.py)
-    backend: str = field(default="auto", metadata=spec(choices=("auto", "decord", "pyav")))
-    clip_len: int = field(default=8, metadata=spec(low=1, high=512))
-    stride: int = field(default=1, metadata=spec(low=1, high=64))
-    target_fps: float | None = field(default=7.5, metadata=spec(low=0.1, high=240))
-    pad: str = field(default="loop", metadata=spec(choices=("loop", "repeat")))
-    train_clips: int = field(default=4, metadata=spec(low=1, high=64))
-    eval_clips: int = field(default=3, metadata=spec(low=1, high=64))
-    size: int = field(default=64, metadata=spec(low=8, high=1024))
-    crop: str = field(default="center", metadata=spec(choices=CROPS))
-    mean: tuple[float, ...] = field(default=(0.45, 0.45, 0.45), metadata=spec(low=0, high=1))
-    std: tuple[float, ...] = field(default=(0.225, 0.225, 0.225), metadata=spec(low=1e-3, high=1))
-    shard_size: int = field(default=128, metadata=spec(low=1, high=100000))
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
-    timeout_s: float = field(default=120.0, metadata=spec(low=0.1, high=3600))
+    backend: Literal["auto", "decord", "pyav"] = "auto"
+    clip_len: Int = Field(8, ge=1, le=512)
+    stride: Int = Field(1, ge=1, le=64)
+    target_fps: Float | None = Field(7.5, ge=0.1, le=240)
+    pad: Literal["loop", "repeat"] = "loop"
+    train_clips: Int = Field(4, ge=1, le=64)
+    eval_clips: Int = Field(3, ge=1, le=64)
+    size: Int = Field(64, ge=8, le=1024)
+    crop: Crop = "center"
+    mean: tuple[Annotated[Float, Field(ge=0, le=1)], ...] = Field((0.45, 0.45, 0.45),
+                                                                  min_length=1)
+    std: tuple[Annotated[Float, Field(ge=1e-3, le=1)], ...] = Field((0.225, 0.225, 0.225),
+                                                                    min_length=1)
+    shard_size: Int = Field(128, ge=1, le=100000)
+    workers: Int = Field(0, ge=0, le=256)
+    timeout_s: Float = Field(120.0, ge=0.1, le=3600)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         for name in ("mean", "std"):
             if len(getattr(self, name)) != 3:
                 raise ParamsError(f"clips.{name} must list 3 numbers (R, G, B). "
                                   f"Got {list(getattr(self, name))}.")
+        return self
 
 
-@dataclass(frozen=True)
-class AugmentParams:
+class AugmentParams(Section):
     """Train-time augmentation; each group switched by ``use``, each transform off at 0."""
 
-    use: tuple[str, ...] = field(default=("spatial", "compression"),
-                                 metadata=spec(choices=AUGMENT_GROUPS, empty=True))
-    hflip: float = field(default=0.5, metadata=spec(low=0.0, high=1.0))
-    crop_scale: float = field(default=0.7, metadata=spec(low=0.05, high=1.0))
-    rotate: float = field(default=5.0, metadata=spec(low=0.0, high=45.0))
-    translate: float = field(default=0.05, metadata=spec(low=0.0, high=0.5))
-    color: float = field(default=0.2, metadata=spec(low=0.0, high=1.0))
-    grayscale: float = field(default=0.1, metadata=spec(low=0.0, high=1.0))
-    noise: float = field(default=0.02, metadata=spec(low=0.0, high=0.5))
-    blur: float = field(default=0.1, metadata=spec(low=0.0, high=1.0))
-    frame_drop: float = field(default=0.1, metadata=spec(low=0.0, high=0.9))
-    jitter: int = field(default=1, metadata=spec(low=0, high=16))
-    time_warp: float = field(default=0.2, metadata=spec(low=0.0, high=0.9))
-    reverse: float = field(default=0.0, metadata=spec(low=0.0, high=1.0))
-    jpeg: tuple[int, ...] = field(default=(50, 95), metadata=spec(low=1, high=100))
+    use: tuple[AugmentGroup, ...] = ("spatial", "compression")
+    hflip: Float = Field(0.5, ge=0.0, le=1.0)
+    crop_scale: Float = Field(0.7, ge=0.05, le=1.0)
+    rotate: Float = Field(5.0, ge=0.0, le=45.0)
+    translate: Float = Field(0.05, ge=0.0, le=0.5)
+    color: Float = Field(0.2, ge=0.0, le=1.0)
+    grayscale: Float = Field(0.1, ge=0.0, le=1.0)
+    noise: Float = Field(0.02, ge=0.0, le=0.5)
+    blur: Float = Field(0.1, ge=0.0, le=1.0)
+    frame_drop: Float = Field(0.1, ge=0.0, le=0.9)
+    jitter: Int = Field(1, ge=0, le=16)
+    time_warp: Float = Field(0.2, ge=0.0, le=0.9)
+    reverse: Float = Field(0.0, ge=0.0, le=1.0)
+    jpeg: tuple[Annotated[Int, Field(ge=1, le=100)], ...] = Field((50, 95), min_length=1)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if len(set(self.use)) != len(self.use):
             raise ParamsError(f"augment.use lists a group twice: {list(self.use)}.")
         if len(self.jpeg) != 2 or self.jpeg[0] > self.jpeg[1]:
             raise ParamsError(f"augment.jpeg must be [low, high] qualities with low <= high. "
                               f"Got {list(self.jpeg)}.")
+        return self
 
 
-@dataclass(frozen=True)
-class LoaderParams:
+class LoaderParams(Section):
     """How the DataModule feeds batches (see vidlab.data.datamodule)."""
 
-    source: str = field(default="memmap", metadata=spec(choices=("memmap", "shards", "video")))
-    batch_size: int = field(default=16, metadata=spec(low=1, high=4096))
-    workers: int = field(default=0, metadata=spec(low=0, high=256))
-    pin_memory: bool = True
-    persistent_workers: bool = True
-    prefetch_factor: int = field(default=2, metadata=spec(low=1, high=64))
-    decode_threads: int = field(default=0, metadata=spec(low=0, high=256))
-    shuffle_buffer: int = field(default=256, metadata=spec(low=1, high=1_000_000))
+    source: Literal["memmap", "shards", "video"] = "memmap"
+    batch_size: Int = Field(16, ge=1, le=4096)
+    workers: Int = Field(0, ge=0, le=256)
+    pin_memory: Bool = True
+    persistent_workers: Bool = True
+    prefetch_factor: Int = Field(2, ge=1, le=64)
+    decode_threads: Int = Field(0, ge=0, le=256)
+    shuffle_buffer: Int = Field(256, ge=1, le=1_000_000)
 
 
-@dataclass(frozen=True)
-class TrainParams:
+class TrainParams(Section):
     """The baselines and how they train (see vidlab.stages.train.stage and vidlab.models)."""
 
-    epochs: int = field(default=40, metadata=spec(low=1, high=10000))
-    lr: float = field(default=0.003, metadata=spec(low=1e-7, high=10.0))
-    weight_decay: float = field(default=0.0001, metadata=spec(low=0.0, high=1.0))
-    optimizer: str = field(default="adamw", metadata=spec(choices=("adamw", "sgd")))
-    schedule: str = field(default="onecycle", metadata=spec(choices=("onecycle", "cosine",
-                                                                      "none")))
-    balance: str = field(default="weights", metadata=spec(choices=("weights", "sampler",
-                                                                  "none")))
-    monitor: str = field(default="val/video_acc",
-                         metadata=spec(choices=("val/video_acc", "val/acc")))
-    patience: int = field(default=15, metadata=spec(low=1, high=10000))
-    depth: int = field(default=1, metadata=spec(low=1, high=8))
-    width: int = field(default=32, metadata=spec(low=4, high=512))
-    r2plus1d_variant: str = field(default="small", metadata=spec(choices=("small",
-                                                                           "r2plus1d_18")))
-    r2plus1d_width: int = field(default=16, metadata=spec(low=4, high=512))
-    pool: str = field(default="max", metadata=spec(choices=("mean", "max", "attention")))
-    weights: str | None = None
-    precision: str = field(default="auto", metadata=spec(choices=("auto", "32-true",
-                                                                   "16-mixed", "bf16-mixed")))
-    accelerator: str = field(default="auto", metadata=spec(choices=("auto", "cpu", "gpu")))
-    devices: int = field(default=1, metadata=spec(low=1, high=1024))
-    nodes: int = field(default=1, metadata=spec(low=1, high=1024))
-    strategy: str = field(default="auto", metadata=spec(choices=("auto", "ddp", "ddp_spawn")))
+    epochs: Int = Field(40, ge=1, le=10000)
+    lr: Float = Field(0.003, ge=1e-7, le=10.0)
+    weight_decay: Float = Field(0.0001, ge=0.0, le=1.0)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    schedule: Literal["onecycle", "cosine", "none"] = "onecycle"
+    balance: Literal["weights", "sampler", "none"] = "weights"
+    monitor: Literal["val/video_acc", "val/acc"] = "val/video_acc"
+    patience: Int = Field(15, ge=1, le=10000)
+    depth: Int = Field(1, ge=1, le=8)
+    width: Int = Field(32, ge=4, le=512)
+    r2plus1d_variant: Literal["small", "r2plus1d_18"] = "small"
+    r2plus1d_width: Int = Field(16, ge=4, le=512)
+    pool: Literal["mean", "max", "attention"] = "max"
+    weights: Text | None = None
+    precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed"] = "auto"
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: Int = Field(1, ge=1, le=1024)
+    nodes: Int = Field(1, ge=1, le=1024)
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
 
 
-@dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(Section):
     """Metrics with bootstrap intervals, per subgroup, under perturbations (stages.evaluate)."""
 
-    splits: tuple[str, ...] = field(default=("val", "test"), metadata=spec(choices=("val",
-                                                                                     "test")))
-    n_boot: int = field(default=500, metadata=spec(low=0, high=100000))
-    ci: float = field(default=0.95, metadata=spec(low=0.5, high=0.999))
-    ece_bins: int = field(default=10, metadata=spec(low=2, high=100))
-    subgroups: tuple[str, ...] = field(default=("domain", "age_group"),
-                                       metadata=spec(choices=("domain", "age_group", "label",
-                                                               "milestone_id"), empty=True))
-    fps_factors: tuple[float, ...] = field(default=(0.75, 1.33), metadata=spec(low=0.1,
-                                                                                high=10))
-    jpeg_quality: int = field(default=15, metadata=spec(low=1, high=100))
-    blur_sigma: float = field(default=1.5, metadata=spec(low=0.1, high=20))
-    occlusion: float = field(default=0.35, metadata=spec(low=0.01, high=1.0))
+    splits: tuple[Literal["val", "test"], ...] = Field(("val", "test"), min_length=1)
+    n_boot: Int = Field(500, ge=0, le=100000)
+    ci: Float = Field(0.95, ge=0.5, le=0.999)
+    ece_bins: Int = Field(10, ge=2, le=100)
+    subgroups: tuple[Literal["domain", "age_group", "label", "milestone_id"], ...] = (
+        "domain", "age_group")
+    fps_factors: tuple[Annotated[Float, Field(ge=0.1, le=10)], ...] = Field((0.75, 1.33),
+                                                                            min_length=1)
+    jpeg_quality: Int = Field(15, ge=1, le=100)
+    blur_sigma: Float = Field(1.5, ge=0.1, le=20)
+    occlusion: Float = Field(0.35, ge=0.01, le=1.0)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> Self:
         if len(self.fps_factors) != 2:
             raise ParamsError("evaluate.fps_factors must list 2 numbers (slower, faster). "
                               f"Got {list(self.fps_factors)}.")
+        return self
 
 
-SANITY_MODELS = ("center_frame", "pool2d", "r2plus1d")
 
-
-@dataclass(frozen=True)
-class SanityParams:
+class SanityParams(Section):
     """Checks that training can fail and can succeed, and where models look (stages.sanity)."""
 
-    models: tuple[str, ...] = field(default=SANITY_MODELS, metadata=spec(choices=SANITY_MODELS))
-    shuffle_epochs: int = field(default=10, metadata=spec(low=1, high=1000))
-    alpha: float = field(default=0.01, metadata=spec(low=1e-6, high=0.5))
-    overfit_clips: int = field(default=16, metadata=spec(low=2, high=256))
-    overfit_epochs: int = field(default=100, metadata=spec(low=1, high=10000))
-    overfit_target: float = field(default=0.95, metadata=spec(low=0.0, high=1.0))
-    learning_accuracy: float = field(default=0.85, metadata=spec(low=0.5, high=1.0))
-    gradcam_clips: int = field(default=4, metadata=spec(low=0, high=64))
-    fail: bool = True
+    models: tuple[Network, ...] = Field(NETWORKS, min_length=1)
+    shuffle_epochs: Int = Field(10, ge=1, le=1000)
+    alpha: Float = Field(0.01, ge=1e-6, le=0.5)
+    overfit_clips: Int = Field(16, ge=2, le=256)
+    overfit_epochs: Int = Field(100, ge=1, le=10000)
+    overfit_target: Float = Field(0.95, ge=0.0, le=1.0)
+    learning_accuracy: Float = Field(0.85, ge=0.5, le=1.0)
+    gradcam_clips: Int = Field(4, ge=0, le=64)
+    fail: Bool = True
 
 
-@dataclass(frozen=True)
-class ClassicalParams:
+class ClassicalParams(Section):
     """The classical-feature baseline: colour histograms and frame-difference motion energy of
     each clip, then a logistic regression (see vidlab.stages.classical.stage)."""
 
-    hist_bins: int = field(default=8, metadata=spec(low=2, high=64))
-    motion_grid: int = field(default=4, metadata=spec(low=1, high=16))
-    c: float = field(default=1.0, metadata=spec(low=1e-6, high=1e6))
-    max_iter: int = field(default=2000, metadata=spec(low=10, high=1_000_000))
+    hist_bins: Int = Field(8, ge=2, le=64)
+    motion_grid: Int = Field(4, ge=1, le=16)
+    c: Float = Field(1.0, ge=1e-6, le=1e6)
+    max_iter: Int = Field(2000, ge=10, le=1_000_000)
 
 
-EDA_SOURCES = ("center_frame", "pool2d", "r2plus1d")
 
-
-@dataclass(frozen=True)
-class EdaParams:
+class EdaParams(Section):
     """The exploratory views in reports/eda (see vidlab.stages.eda.stage)."""
 
-    sheet_videos: int = field(default=6, metadata=spec(low=1, high=64))
-    sheet_frames: int = field(default=6, metadata=spec(low=1, high=32))
-    gifs_per_class: int = field(default=3, metadata=spec(low=0, high=32))
-    gif_frames: int = field(default=16, metadata=spec(low=2, high=256))
-    outliers: int = field(default=4, metadata=spec(low=1, high=64))
-    redecode: int = field(default=8, metadata=spec(low=0, high=100_000))
-    odd_fps_tolerance: float = field(default=0.1, metadata=spec(low=0.0, high=10.0))
-    embedding_model: str = field(default="pool2d", metadata=spec(choices=EDA_SOURCES))
-    perplexity: float = field(default=30.0, metadata=spec(low=2.0, high=100.0))
+    sheet_videos: Int = Field(6, ge=1, le=64)
+    sheet_frames: Int = Field(6, ge=1, le=32)
+    gifs_per_class: Int = Field(3, ge=0, le=32)
+    gif_frames: Int = Field(16, ge=2, le=256)
+    outliers: Int = Field(4, ge=1, le=64)
+    redecode: Int = Field(8, ge=0, le=100_000)
+    odd_fps_tolerance: Float = Field(0.1, ge=0.0, le=10.0)
+    embedding_model: Network = "pool2d"
+    perplexity: Float = Field(30.0, ge=2.0, le=100.0)
 
 
-@dataclass(frozen=True)
-class CardParams:
+class CardParams(Section):
     """What only the researcher can say about the dataset (the card says plainly what is empty),
     and whether a No-Go verdict fails the card stage (see vidlab.stages.card.stage)."""
 
-    title: str = "vidlab dataset"
-    motivation: str | None = None
-    sources: str | None = None
-    licence: str | None = None
-    consent: str | None = None
-    authors: tuple[str, ...] = field(default=(), metadata=spec(empty=True))
-    contact: str | None = None
-    changelog: tuple[str, ...] = field(default=(), metadata=spec(empty=True))
-    max_split_share_error: float = field(default=0.1, metadata=spec(low=0.0, high=1.0))
-    fail_on_nogo: bool = False
+    title: Text = "vidlab dataset"
+    motivation: Text | None = None
+    sources: Text | None = None
+    licence: Text | None = None
+    consent: Text | None = None
+    authors: tuple[Text, ...] = ()
+    contact: Text | None = None
+    changelog: tuple[Text, ...] = ()
+    max_split_share_error: Float = Field(0.1, ge=0.0, le=1.0)
+    fail_on_nogo: Bool = False
 
 
-@dataclass(frozen=True)
-class TrackingParams:
+class TrackingParams(Section):
     """MLflow. ``uri: null`` means MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the root."""
 
-    experiment: str = "vidlab"
-    uri: str | None = None
+    experiment: Text = "vidlab"
+    uri: Text | None = None

@@ -38,13 +38,16 @@ class VideoDataModule(pl.LightningDataModule):
         splits: ``splits.csv``.
         clips: the clips cache folder.
         source: overrides ``loader.source``.
+        augment: False gives the train split the eval preset, so ``augment`` is not read (for
+            stages that only read clips back, such as evaluate and classical).
         batch_size: overrides ``loader.batch_size``.
     """
 
     def __init__(self, params: Params, *, splits: Path, clips: Path, source: str | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, augment: bool = True) -> None:
         super().__init__()
         self.params, self.splits_path, self.clips_path = params, Path(splits), Path(clips)
+        self.augment = augment  # False: the train split too gets the eval preset (no augment)
         self.source = source or params.loader.source
         self.batch_size = batch_size or params.loader.batch_size
         self.classes = list(params.base.classes)
@@ -60,9 +63,10 @@ class VideoDataModule(pl.LightningDataModule):
         videos = self._videos()
         labels = dict(zip(videos["video_id"], videos["target"], strict=True))
         c = self.params.clips
-        presets = {"train": TrainPreset(size=c.size, mean=c.mean, std=c.std,
-                                        augment=self.params.augment),
-                   "eval": EvalPreset(mean=c.mean, std=c.std)}
+        presets = {"eval": EvalPreset(mean=c.mean, std=c.std)}
+        presets["train"] = (TrainPreset(size=c.size, mean=c.mean, std=c.std,
+                                        augment=self.params.augment)
+                            if self.augment else presets["eval"])
         index = None if self.source == "video" else self._index(videos)
         for split in SPLIT_NAMES:
             train = split == "train"

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vidlab.config import Params
+from vidlab.config import NETWORKS, Params
 from vidlab.core.errors import DataError
 
-MODELS = ("center_frame", "pool2d", "r2plus1d")
+MODELS = NETWORKS  # the networks, declared once in config (params choose among them)
 CLASSICAL = "classical"  # the classical-feature baseline, evaluated alike
 EVALUATED = (*MODELS, CLASSICAL)
 
 
 
-def build_network(model: str, params: Params):
-    """The network of ``model`` from ``train`` params, with local weights when configured (the
-    classical baseline from ``classical`` params, with zero weights until fitted)."""
+def build_network(model: str, params: Params, *, start_weights: bool = True):
+    """The network of ``model`` from ``train`` params, with the local weights training starts
+    from when ``train.weights`` is set and ``start_weights`` (False where trained weights are
+    loaded next, so ``train.weights`` is not read); the classical baseline from ``classical``
+    params, with zero weights until fitted."""
     import torch
 
     from vidlab.models import networks
@@ -30,7 +32,7 @@ def build_network(model: str, params: Params):
     width = t.r2plus1d_width if model == "r2plus1d" else t.width
     net = networks.build(model, len(params.base.classes), variant=t.r2plus1d_variant,
                          depth=t.depth, width=width, pool=t.pool)
-    if t.weights:
+    if start_weights and t.weights:
         path = Path(t.weights) / f"{model}.pt"
         if not path.is_file():
             raise DataError(f"train.weights is {t.weights!r} but {path} does not exist. Put a "

@@ -1,10 +1,11 @@
-"""The one Lightning Trainer factory (train and sanity), the precision policy and the rank."""
+"""The one Lightning Trainer factory and model builder (train, sanity, benchmarks), the precision
+policy and the rank."""
 
 from __future__ import annotations
 
 import os
 
-from vidlab.config import TrainParams
+from vidlab.config import Params, TrainParams
 from vidlab.core.progress import enabled as progress_enabled
 
 
@@ -20,6 +21,26 @@ def trainer(t: TrainParams, *, epochs: int, callbacks: list | None = None, logge
                    enable_progress_bar=progress_enabled(), enable_model_summary=False,
                    log_every_n_steps=1, num_sanity_val_steps=0)
     return pl.Trainer(**(options | overrides))
+
+
+def classifier(net, params: Params, *, class_weights: list[float] | None = None,
+               schedule: str | None = None, weight_decay: float | None = None):
+    """``net`` in a :class:`~vidlab.models.module.ClipClassifier` configured from ``train`` params.
+
+    Args:
+        net: the network (from ``registry.build_network``).
+        params: the pipeline params (classes, lr, optimizer, schedule, weight decay).
+        class_weights: per-class loss weights, or None.
+        schedule: overrides ``train.schedule`` (e.g. ``"none"``) when given.
+        weight_decay: overrides ``train.weight_decay`` when given.
+    """
+    from vidlab.models.module import ClipClassifier
+
+    t = params.train
+    return ClipClassifier(net, classes=len(params.base.classes), lr=t.lr,
+                          weight_decay=t.weight_decay if weight_decay is None else weight_decay,
+                          optimizer=t.optimizer, schedule=schedule or t.schedule,
+                          class_weights=class_weights)
 
 
 def precision(t: TrainParams) -> str:

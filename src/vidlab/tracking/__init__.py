@@ -27,6 +27,7 @@ from vidlab.tracking.versions import (
     data_version,
     data_version_of,
     dvc_fingerprint,
+    git,
     git_commit,
     lock_outs,
     outs_fingerprint,
@@ -37,7 +38,7 @@ from vidlab.tracking.versions import (
 __all__ = [
     "PARENT_RUN_ENV", "TAG_COMMIT", "TAG_DIRTY", "TAG_FINGERPRINT", "TAG_PIPELINE",
     "TAG_PROCESSED", "TAG_VERSION", "content_hash", "data_version", "data_version_of",
-    "dvc_fingerprint", "find_run", "git_commit", "lock_outs", "outs_fingerprint",
+    "dvc_fingerprint", "find_run", "git", "git_commit", "lock_outs", "outs_fingerprint",
     "parent_run_id_from_env", "pipeline_outputs", "pipeline_parent", "read_lock", "run_commits",
     "server_command", "standard_tags", "start_run", "tracking_uri",
 ]

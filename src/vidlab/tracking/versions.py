@@ -25,17 +25,25 @@ log = logging.getLogger(__name__)
 _GIT_TIMEOUT_S = 10
 
 
+def git(root: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``git <args>`` in ``root``, output captured as text, whatever its exit status.
+
+    Args:
+        root: the working directory.
+        *args: git's arguments.
+        timeout: seconds before it is killed (``subprocess.TimeoutExpired``); None: no limit.
+
+    Raises:
+        OSError: when git cannot be started.
+    """
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
 def _git(args: list[str], root: Path) -> str | None:
     """Run ``git <args>`` in ``root``; return stdout, or None on any failure (no git, no repo)."""
     try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=_GIT_TIMEOUT_S,
-            check=False,
-        )
+        done = git(root, *args, timeout=_GIT_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError) as exc:
         log.debug("git %s failed: %s", " ".join(args), exc)
         return None

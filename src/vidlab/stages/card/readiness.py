@@ -7,6 +7,7 @@ The eighth item, `card_complete`, judges the card itself and lives with it in `s
 from __future__ import annotations
 
 from vidlab.config import SPLIT_NAMES
+from vidlab.core.render import markdown_table
 from vidlab.stages.card.inputs import Inputs, in_splits
 
 ITEMS = (
@@ -326,10 +327,11 @@ def readiness_md(result: dict) -> str:
     if result.get("not_proven"):
         lines += [f"Not proven (the evidence cannot decide; the reason says what would): "
                   f"{', '.join(result['not_proven'])}.", ""]
-    lines += ["| # | item | verdict | why |", "|---|---|---|---|"]
+    rows = []
     for k, item in enumerate(result["items"], 1):
         shown = item["state"] if item["state"] == GO else f"**{item['state']}**"
-        lines.append(f"| {k} | {item['title']} (`{item['id']}`) | {shown} | {item['why']} |")
+        rows.append([k, f"{item['title']} (`{item['id']}`)", shown, item["why"]])
+    lines += markdown_table(["#", "item", "verdict", "why"], rows)
     lines += ["", "The evidence behind each verdict is in `reports/readiness.json`. Computed by "
               "`vidlab card` from the pipeline's outputs."]
     return "\n".join(lines) + "\n"

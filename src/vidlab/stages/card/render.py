@@ -8,10 +8,11 @@ import logging
 from collections import Counter
 
 from vidlab.config import SPLIT_NAMES, Params
+from vidlab.core.render import markdown_table
 from vidlab.core.version import VERSION as __version__
 from vidlab.stages.card.inputs import Inputs, in_splits
 
-log = logging.getLogger("vidlab.stages.card.stage")  # the name the card stage has always logged as
+log = logging.getLogger(__name__)
 
 NOT_FILLED = "**Not filled in.**"
 # The outputs whose dvc.lock hashes pin a dataset version, in pipeline order.
@@ -23,12 +24,6 @@ PINNED = ("data/raw/demo", "data/interim/videos", "data/interim/metadata.csv",
 
 def filled(value: str | None, name: str) -> str:
     return value.strip() if value else f"{NOT_FILLED} Set `card.{name}` in params.yaml."
-
-
-def _table(head: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out
 
 
 def missing(what: str) -> list[str]:
@@ -76,12 +71,12 @@ def composition(inputs: Inputs) -> list[str]:
     for title, key in (("Age groups", "age_group_distribution"),
                        ("Domains", "domain_distribution"), ("Labels", "label_distribution")):
         counts = summary.get(key, {})
-        lines += ["", f"**{title}**", ""] + _table(
+        lines += ["", f"**{title}**", ""] + markdown_table(
             ["value", "videos"], [[k, _share(v, total)] for k, v in counts.items()])
     cross = summary.get("domain_label_crosstab", {})
     if cross:
         labels = list(next(iter(cross.values())))
-        lines += ["", "**Domain × label**", ""] + _table(
+        lines += ["", "**Domain × label**", ""] + markdown_table(
             ["domain", *labels], [[d, *(row.get(k, 0) for k in labels)]
                                   for d, row in cross.items()])
     return lines
@@ -163,7 +158,7 @@ def splits(inputs: Inputs, items: dict[str, dict]) -> list[str]:
     lines = [f"Strategy {summary['strategy']}, stratified on {summary['stratify']}, ratios "
              f"{summary['ratios']}, seed {summary['seed']}"
              + (f", {summary['folds']} folds" if summary.get("folds") else "") + ".", ""]
-    lines += _table(["split", "videos", "share", "subject groups", *classes], rows)
+    lines += markdown_table(["split", "videos", "share", "subject groups", *classes], rows)
     leak = items["no_leakage"]
     ev = leak["evidence"]
     lines += ["", f"Leakage, recomputed from `splits.csv`, `duplicates.json` and the manifest: "
@@ -192,8 +187,8 @@ def results(inputs: Inputs) -> list[str]:
         test, val = r.get("test", {}).get("video", {}), r.get("val", {}).get("video", {})
         rows.append([f"`{model}`", _cell(test.get("acc")), _cell(test.get("macro_f1")),
                      _cell(test.get("auroc")), _cell(val.get("acc")), test.get("n", "n/a")])
-    lines += _table(["model", "test accuracy", "test macro F1", "test AUROC", "val accuracy",
-                     "test videos"], rows)
+    lines += markdown_table(["model", "test accuracy", "test macro F1", "test AUROC",
+                             "val accuracy", "test videos"], rows)
     sanity = inputs.report("sanity")
     if sanity:
         verdict = ("all passed" if sanity.get("passed")
@@ -261,8 +256,8 @@ def version(inputs: Inputs) -> list[str]:
         for dep in (stage or {}).get("deps") or []:
             if dep.get("path") in (data.csv, data.videos) and data.source == "custom":
                 rows.insert(0, [f"`{dep['path']}` (raw)", f"`{dep.get('md5')}`"])
-    return lines + (_table(["output", "md5"], rows) if rows else ["_dvc.lock has no hashes "
-                                                                  "yet._"])
+    return lines + (markdown_table(["output", "md5"], rows) if rows
+                    else ["_dvc.lock has no hashes yet._"])
 
 
 def rebuild(params: Params) -> list[str]:

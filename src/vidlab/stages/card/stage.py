@@ -23,15 +23,21 @@ eighth item, `card_complete`, which judges the card.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import VidlabError
 from vidlab.core.fsutil import atomic_write_text
 from vidlab.stages.card import render
 from vidlab.stages.card.inputs import Inputs, load
 from vidlab.stages.card.readiness import data_items, item, readiness_md, verdict
+
+PARAMS = Declaration(
+    "card",
+    outputs=("base", "data.source", "ingest", "probe", "validate", "split", "clips", "augment",
+             "sanity.models", "train.balance", "card"),
+)
 
 
 class ReadinessError(VidlabError):
@@ -221,6 +227,7 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
         metadata: Path, duplicates: Path, lock: Path, models: list[str], card: Path,
         readiness_json: Path, clips: Path | None = None) -> dict:
     """Write the card and the readiness checklist; raise on No-Go with ``card.fail_on_nogo``."""
+    params = PARAMS.view(params)
     inputs = load(params, root=root, reports=reports, manifest=manifest, splits=splits,
                   metadata=metadata, duplicates=duplicates, lock=lock, models=models,
                   clips=clips)
@@ -234,7 +241,7 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
                         + (f" (not proven: {', '.join(result['not_proven'])})"
                            if result["not_proven"] else "") + "; see `reports/readiness.md`.")
     result["missing_inputs"] = inputs.missing
-    result["params"] = {"card": asdict(params.card)}
+    result["params"] = {"card": params.card.model_dump()}
     atomic_write_text(Path(card), text)
     atomic_write_text(Path(readiness_json), json.dumps(result, indent=2, default=str) + "\n")
     atomic_write_text(Path(readiness_json).with_suffix(".md"), readiness_md(result))

@@ -22,8 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from vidlab.config import Params
+from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_bytes, atomic_write_text, sha256_file
+
+PARAMS = Declaration(
+    "classical",
+    outputs=("base", "clips.size", "clips.mean", "clips.std", "loader.batch_size",
+             "train.balance", "classical"),
+    runtime=(*LOADING, "tracking"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +128,7 @@ def _video_acc(net, feats: dict[str, np.ndarray]) -> float | None:
 def run(params: Params, *, splits: Path, clips: Path, out: Path,
         root: Path | None = None, metadata: Path | None = None) -> dict:
     """Fit the classical baseline; write ``out/model.pt`` and ``out/metrics.json``."""
+    params = PARAMS.view(params)
     import mlflow
     import torch
 
@@ -130,7 +140,7 @@ def run(params: Params, *, splits: Path, clips: Path, out: Path,
     from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
 
     root = Path(root) if root is not None else project_root()
-    data = VideoDataModule(params, splits=splits, clips=clips, source="memmap")
+    data = VideoDataModule(params, splits=splits, clips=clips, source="memmap", augment=False)
     data.setup()
     train = split_features(params, data, "train")
     if not len(train["labels"]):

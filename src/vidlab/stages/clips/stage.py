@@ -26,18 +26,27 @@ import io
 import json
 import logging
 import tarfile
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from vidlab.config import SPLIT_NAMES, ClipsParams, Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError, ParamsError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import track, worker_count
 from vidlab.data.cache import INDEX_COLUMNS, LABEL_COLUMNS, MARKER, decode_clips, resolve_paths
 from vidlab.media.decode import resolve_backend
+
+PARAMS = Declaration(
+    "clips",
+    outputs=("base.seed", "clips.backend", "clips.clip_len", "clips.stride", "clips.target_fps",
+             "clips.pad", "clips.train_clips", "clips.eval_clips", "clips.size", "clips.crop",
+             "clips.shard_size"),
+    runtime=("clips.workers", "clips.timeout_s"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,7 @@ def _read_splits(path: Path) -> pd.DataFrame:
 
 def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
     """Build the clips cache; returns the summary (also written to ``reports/summary.json``)."""
+    params = PARAMS.view(params)
     from vidlab.core.isolate import run_isolated
     from vidlab.data import transforms  # noqa: F401  imported once here, inherited by workers
 
@@ -187,6 +197,6 @@ def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dic
         "failed": [{"video_id": k, "reason": v} for k, v in sorted(failed.items())],
         # with the backend resolved ("auto" is an instruction, not a fact about this cache)
         "params": {key: (backend if key == "backend" else value)
-                   for key, value in asdict(p).items()
+                   for key, value in p.model_dump().items()
                    if key not in ("workers", "timeout_s", "mean", "std")},
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text
+from vidlab.core.render import markdown_table
 from vidlab.models.scoring import PERTURBATIONS, cell
 
 TABLE = (("acc", "accuracy"), ("macro_f1", "macro F1"), ("balanced_acc", "balanced acc."),
@@ -26,22 +27,21 @@ def compare(results: dict[str, dict], out: Path) -> str:
         if not all(split in r for r in results.values()):
             continue
         n = first[split]["video"]["n"]
-        lines += ["", f"## {split} ({n} videos)", "",
-                  "| model | " + " | ".join(title for _, title in TABLE) + " |",
-                  "|---" * (len(TABLE) + 1) + "|"]
-        for model, r in results.items():
-            cells = [cell(r[split]["video"].get(key)) for key, _ in TABLE]
-            lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+        lines += ["", f"## {split} ({n} videos)", ""]
+        lines += markdown_table(["model", *(title for _, title in TABLE)],
+                                [[f"`{model}`", *(cell(r[split]["video"].get(key))
+                                                  for key, _ in TABLE)]
+                                 for model, r in results.items()])
     if all("robustness" in r for r in results.values()):
-        lines += ["", "## Robustness (test accuracy change from clean)", "",
-                  "| model | " + " | ".join(PERTURBATIONS) + " |",
-                  "|---" * (len(PERTURBATIONS) + 1) + "|"]
+        lines += ["", "## Robustness (test accuracy change from clean)", ""]
+        rows = []
         for model, r in results.items():
             cells = []
             for name in PERTURBATIONS:
                 change = r["robustness"][name].get("acc_change")
                 cells.append("n/a" if change is None else f"{change:+.3f}")
-            lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
+            rows.append([f"`{model}`", *cells])
+        lines += markdown_table(["model", *PERTURBATIONS], rows)
         settings = first["robustness"]["settings"]
         lines += ["", f"fps x{settings['fps_factors'][0]} / x{settings['fps_factors'][1]}, "
                   f"JPEG quality {settings['jpeg_quality']}, blur sigma "

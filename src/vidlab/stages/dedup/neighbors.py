@@ -128,32 +128,26 @@ def brute_force_pairs(codes: np.ndarray, radius: int) -> np.ndarray:
     return np.stack([i[close], j[close]], axis=1).astype(np.int64)
 
 
-class UnionFind:
-    """Disjoint sets over 0..n-1 with path halving and union by size."""
+def components(n: int, pairs) -> tuple[np.ndarray, list[list[int]]]:
+    """Connected components of the graph on 0..n-1 whose edges are ``pairs`` (scipy's).
 
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.size = [1] * n
+    Args:
+        n: number of nodes.
+        pairs: (p, 2) node indices, or an iterable of (a, b).
 
-    def find(self, x: int) -> int:
-        parent = self.parent
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    Returns:
+        Each node's component label (n,), and the components with at least two members, each
+        sorted, ordered by their smallest member.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return
-        if self.size[ra] < self.size[rb]:
-            ra, rb = rb, ra
-        self.parent[rb] = ra
-        self.size[ra] += self.size[rb]
-
-    def groups(self) -> list[list[int]]:
-        """Sets with at least two members, each sorted, ordered by their smallest member."""
-        members: dict[int, list[int]] = {}
-        for x in range(len(self.parent)):
-            members.setdefault(self.find(x), []).append(x)
-        return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+    edges = np.asarray(pairs if isinstance(pairs, np.ndarray) else list(pairs),
+                       dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(edges), bool), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    members: dict[int, list[int]] = {}
+    for node, label in enumerate(labels.tolist()):  # ascending nodes: each list comes sorted
+        members.setdefault(label, []).append(node)
+    groups = sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+    return labels, groups

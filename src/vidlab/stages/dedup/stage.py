@@ -5,11 +5,11 @@ re-encoded, at another frame rate, scaled, cropped, trimmed, brightened, with bo
 on them, or stored sideways with a display rotation) are found from perceptual signatures
 (:mod:`vidlab.media.signature`): candidates by a multi-index Hamming search on each video's
 144-bit code (:mod:`.neighbors`), then the frame-by-frame distance, which tolerates
-a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined by union-find; pairs
-above it by at most ``dedup.review_margin`` are listed as ``review`` pairs for a person to look
-at, and joined to nothing. The threshold comes from a labelled calibration set
-(:mod:`vidlab.stages.dedup.calibration`), whose precision, recall and distance gap at the configured
-threshold the report repeats.
+a temporal offset, decides. Pairs at or below ``dedup.threshold`` are joined into clusters
+(connected components); pairs above it by at most ``dedup.review_margin`` are listed as
+``review`` pairs for a person to look at, and joined to nothing. The threshold comes from a
+labelled calibration set (:mod:`vidlab.stages.dedup.calibration`), whose precision, recall and
+distance gap at the configured threshold the report repeats.
 
 Outputs: ``data/interim/duplicates.json`` (pairs with distances, clusters, review pairs, videos
 that could not be hashed), ``reports/dedup/summary.json`` (counts, review pairs and the
@@ -30,12 +30,19 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import DedupParams, Params
+from vidlab.config.declare import Declaration
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
 from vidlab.core.progress import track, worker_count
 from vidlab.data.usable import read_usable
 from vidlab.media import signature as sig
 from vidlab.stages.dedup import calibration
-from vidlab.stages.dedup.neighbors import UnionFind, near_pairs
+from vidlab.stages.dedup.neighbors import components, near_pairs
+
+PARAMS = Declaration(
+    "dedup",
+    outputs=("dedup",),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -110,20 +117,19 @@ def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
     for members in by_hash.values():
         for other in members[1:]:
             pairs[(members[0], other)] = ("exact", 0.0)
-    union = UnionFind(n)
-    for a, b in pairs:
-        union.union(a, b)
+    labels, groups = components(n, pairs)
     rows = [{"a": a, "b": b, "kind": kind, "distance": round(d, 4)}
             for (a, b), (kind, d) in sorted(pairs.items())]
     band = ~near & (dist <= p.threshold + p.review_margin + 1e-12)
     review = [{"a": int(a), "b": int(b), "distance": round(float(d), 4)}
               for (a, b), d in zip(candidates[band], dist[band], strict=True)
-              if union.find(int(a)) != union.find(int(b))]  # not already in one cluster
-    return Found(rows, union.groups(), review)
+              if labels[a] != labels[b]]  # not already in one cluster
+    return Found(rows, groups, review)
 
 
 def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports: Path) -> dict:
     """Hash every usable video, find duplicates, write duplicates.json and the contact sheets."""
+    params = PARAMS.view(params)
     p = params.dedup
     videos, _ = read_usable(Path(manifest), Path(quarantine))
     ids, paths = list(videos["video_id"]), list(videos["path"])

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vidlab.config import DemoParams
+from vidlab.config.declare import Declaration
 from vidlab.core.fsutil import atomic_dir, atomic_write_text, content_digests, csv_text
 from vidlab.core.paths import DEMO_FAULTS
 from vidlab.core.progress import track, worker_count
@@ -238,6 +239,10 @@ def _write_file(job: FileJob, params: DemoParams, videos: Path) -> None:
             size = path.stat().st_size
             with open(path, "r+b") as handle:
                 handle.truncate(int(size * TRUNCATE_TO))
+
+
+# the demo command reads these (run itself takes the demo section and the seed)
+PARAMS = Declaration("demo", outputs=("base.seed", "data.source", "demo"))
 
 
 def run(params: DemoParams, *, seed: int, out: Path) -> dict:

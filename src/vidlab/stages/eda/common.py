@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
 import numpy as np
+
+from vidlab.core.render import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,4 @@ def plt():
 
 
 def save(fig, path: Path) -> None:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, metadata={"Software": None})
-    plt().close(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buffer.getvalue())
+    save_figure(fig, path, dpi=90)

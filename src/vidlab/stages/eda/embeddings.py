@@ -59,7 +59,7 @@ def embeddings(params: Params, clips: Path, table: pd.DataFrame, weights: Path |
     sources = {"classical": build_network(CLASSICAL, params)}
     model = params.eda.embedding_model
     if weights is not None and Path(weights).is_file():
-        net = build_network(model, params)
+        net = build_network(model, params, start_weights=False)
         net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         sources["model"] = net.eval()
     else:

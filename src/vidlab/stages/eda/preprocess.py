@@ -3,13 +3,12 @@ augmentation (one training clip under each transform), with their reproducibilit
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vidlab.config import Params
+from vidlab.config import Params, replace
 from vidlab.stages.eda import common
 
 
@@ -76,7 +75,7 @@ def _single(params: Params, group: str, **changes) -> object:
     """AugmentParams with every transform off except ``changes`` (in ``group``)."""
     off = dict(hflip=0.0, crop_scale=1.0, rotate=0.0, translate=0.0, color=0.0, grayscale=0.0,
                noise=0.0, blur=0.0, frame_drop=0.0, jitter=0, time_warp=0.0, reverse=0.0)
-    return dataclasses.replace(params.augment, use=(group,), **(off | changes))
+    return replace(params.augment, use=(group,), **(off | changes))
 
 
 def augmentation_rows(params: Params) -> list[tuple[str, object]]:
@@ -105,7 +104,7 @@ def augmentation_rows(params: Params) -> list[tuple[str, object]]:
         if on:
             label += "" if group in a.use else " (off: not in augment.use)"
             rows.append((label, _single(params, group, **changes)
-                         if group != "compression" else dataclasses.replace(
+                         if group != "compression" else replace(
                              _single(params, "compression"), jpeg=(a.jpeg[0], a.jpeg[0]))))
     rows.append((f"train preset: {', '.join(a.use) or 'none'}", a))
     return rows

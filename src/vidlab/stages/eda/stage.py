@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
 from vidlab.stages.eda.common import SPLIT_ORDER
@@ -39,6 +40,15 @@ from vidlab.stages.eda.page import index_html
 from vidlab.stages.eda.preprocess import augmentation, preprocessing
 from vidlab.stages.eda.views import class_counts, class_sheets, distributions, outliers
 from vidlab.tracking.pipeline import inputs_hash
+
+PARAMS = Declaration(
+    "eda",
+    outputs=("base", "clips", "augment", "loader.batch_size", "train.depth", "train.width",
+             "train.pool", "train.r2plus1d_variant", "train.r2plus1d_width", "classical", "eda",
+             "card.title"),
+    runtime=LOADING,
+)
+
 
 MARKER = "summary.json"
 COLOURS = ("label", "domain", "split")
@@ -67,6 +77,7 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
 def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, duplicates: Path,
         clips: Path, weights: Path | None, out: Path, metadata: Path | None = None) -> dict:
     """Write every view into ``out`` (atomically) and return the summary."""
+    params = PARAMS.view(params)
     from vidlab import tracking
 
     videos, table, flagged, clusters = _read_inputs(manifest, splits, quarantine, duplicates)

@@ -20,7 +20,6 @@ weights it evaluates), with the plots and predictions as artifacts.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -31,9 +30,20 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, csv_text, sha256_file
+from vidlab.core.render import save_figure
 from vidlab.models.scoring import PERTURBATIONS, per_video, predict_clips
+
+PARAMS = Declaration(
+    "evaluate",
+    outputs=("base", "clips", "loader.batch_size", "split.strategy", "train.depth", "train.width",
+             "train.r2plus1d_variant", "train.r2plus1d_width", "train.pool", "classical",
+             "evaluate"),
+    runtime=(*LOADING, "tracking"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +111,7 @@ def _fps_loader(params: Params, members: pd.DataFrame, labels: dict[str, int], f
     for row in members.sort_values("video_id").itertuples(index=False):
         def choose(times, p=c):
             rate = p.target_fps or (len(times) - 1) / max(1e-6, float(times[-1] - times[0]))
-            changed = dataclasses.replace(p, target_fps=rate * factor)
+            changed = p.model_copy(update={"target_fps": rate * factor})
             return sample_video(times, "test", changed, None)
 
         try:
@@ -166,6 +176,7 @@ def _r(value) -> float | None:
 def run(params: Params, *, model: str, splits: Path, clips: Path, weights: Path,
         reports: Path, root: Path | None = None, metadata: Path | None = None) -> dict:
     """Evaluate ``model``; write predictions, metrics, subgroup metrics and plots."""
+    params = PARAMS.view(params)
     import torch
 
     from vidlab.core.paths import project_root
@@ -178,9 +189,9 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, weights: Path,
     classes = list(params.base.classes)
     if not Path(weights).is_file():
         raise DataError(f"No trained weights at {weights}. Run `dvc repro train@{model}` first.")
-    net = build_network(model, params)
+    net = build_network(model, params, start_weights=False)
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    data = VideoDataModule(params, splits=splits, clips=clips, source="memmap")
+    data = VideoDataModule(params, splits=splits, clips=clips, source="memmap", augment=False)
     data.setup()
     manifest = data.manifest()
     grouped = "group" in params.split.strategy
@@ -262,14 +273,10 @@ def _write(params: Params, model: str, result: dict, subgroups: dict,
 def _draw(plots: Path, model: str, split: str, scores: dict, points: dict,
           classes: list[str]) -> None:
     """confusion.png and roc.png (for MLflow and people; DVC draws its own from the CSVs)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-
-    from vidlab.core.fsutil import atomic_write_bytes
 
     matrix = np.array(scores["confusion"])
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
@@ -287,10 +294,7 @@ def _draw(plots: Path, model: str, split: str, scores: dict, points: dict,
     axes[1].set(xlabel="false positive rate", ylabel="true positive rate",
                 title=f"ROC, AUROC {auroc if auroc is not None else 'n/a'}")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(plots / "summary.png", buffer.getvalue())
+    save_figure(fig, plots / "summary.png", dpi=100)
 
 
 def flat(result: dict) -> dict[str, float]:

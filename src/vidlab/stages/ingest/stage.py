@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet, csv_text, sha256_file
 from vidlab.core.progress import track, worker_count
@@ -28,6 +29,12 @@ from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.stages.ingest import deid, keys, leaks, rows
 from vidlab.stages.ingest.csvread import read_rows
 from vidlab.tracking import data_version
+
+PARAMS = Declaration(
+    "ingest",
+    outputs=("base.classes", "data.source", "ingest"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,7 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
     Raises:
         DataError: on an unusable CSV or folder, no usable video, or a privacy leak.
     """
+    params = PARAMS.view(params)
     key = key or keys.load_key(params.data.source)
     if key == keys.DEMO_KEY:  # the key follows the data: only the generated demo gets it
         keys.require_demo(Path(csv_path), Path(videos))

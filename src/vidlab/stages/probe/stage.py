@@ -16,10 +16,17 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import worker_count
 from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+
+PARAMS = Declaration(
+    "probe",
+    outputs=("probe",),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,7 @@ def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -
 def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, normalized: Path,
         reports: Path) -> dict:
     """Probe every video the de-identified metadata lists; returns the summary counts."""
+    params = PARAMS.view(params)
     if not Path(metadata_csv).is_file():
         raise DataError(f"The metadata CSV {metadata_csv} does not exist. Run `vidlab ingest`.")
     try:

@@ -30,6 +30,7 @@ import yaml
 from vidlab.config import Params
 from vidlab.core.errors import VidlabError
 from vidlab.core.fsutil import atomic_write_text
+from vidlab.tracking.versions import git
 
 CITATION = "CITATION.cff"
 SPDX_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
@@ -40,16 +41,21 @@ class ReleaseError(VidlabError):
     """The workspace cannot be released as it is (the message says why and what to do)."""
 
 
-def _run(cmd: list[str], root: Path, what: str) -> str:
-    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+def _stdout(cmd: list[str], done: subprocess.CompletedProcess, what: str) -> str:
+    """``done``'s stdout; a ReleaseError naming ``what`` and ``cmd`` when it failed."""
     if done.returncode != 0:
         raise ReleaseError(f"{what} failed ({' '.join(cmd[:4])} ...): "
                            f"{(done.stderr or done.stdout).strip()[-800:]}")
     return done.stdout
 
 
+def _run(cmd: list[str], root: Path, what: str) -> str:
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    return _stdout(cmd, done, what)
+
+
 def _git(root: Path, *args: str, what: str = "git") -> str:
-    return _run(["git", *args], root, what)
+    return _stdout(["git", *args], git(root, *args), what)
 
 
 def _dvc(root: Path, *args: str, what: str = "dvc") -> str:
@@ -60,17 +66,12 @@ def check(params: Params, version: str, *, root: Path, allow_nogo: bool = False,
           remote: str | None = None) -> dict:
     """Every precondition of a release; returns what the release will record."""
     root = Path(root).resolve()
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
-                         text=True, check=False)
-    if top.returncode != 0:
+    if git(root, "rev-parse", "--show-toplevel").returncode != 0:
         raise ReleaseError(f"{root} is not a git repository; a release is a git tag.")
-    valid = subprocess.run(["git", "check-ref-format", f"refs/tags/{version}"], cwd=root,
-                           capture_output=True, check=False)
+    valid = git(root, "check-ref-format", f"refs/tags/{version}")
     if valid.returncode != 0 or not version.strip():
         raise ReleaseError(f"{version!r} is not a valid git tag name; use e.g. v1.0.")
-    exists = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{version}"],
-                            cwd=root, capture_output=True, check=False)
-    if exists.returncode == 0:
+    if git(root, "rev-parse", "-q", "--verify", f"refs/tags/{version}").returncode == 0:
         raise ReleaseError(f"Tag {version} already exists; a released version never changes. "
                            "Choose a new version.")
     dirty = _git(root, "status", "--porcelain", what="git status").splitlines()
@@ -113,9 +114,7 @@ def check(params: Params, version: str, *, root: Path, allow_nogo: bool = False,
             "failed": readiness.get("failed", []),
             "dataset_fingerprint": summary.get("dataset_fingerprint"),
             "processed_fingerprint": tracking.dvc_fingerprint(root / "dvc.lock", DATA_OUTS),
-            "origin": subprocess.run(["git", "remote", "get-url", "origin"], cwd=root,
-                                     capture_output=True, text=True,
-                                     check=False).stdout.strip() or None}
+            "origin": git(root, "remote", "get-url", "origin").stdout.strip() or None}
 
 
 def citation(params: Params, info: dict, today: dt.date) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from vidlab.core.render import save_figure
+
 FIGSIZE = (8.0, 4.5)
 DPI = 100
 COLOR = "#4C72B0"
@@ -43,7 +45,7 @@ def _figure() -> Iterator[Any]:
 
 
 def _save(fig: Any, path: Path) -> None:
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
+    save_figure(fig, path, dpi=DPI)
 
 
 def bar_chart(counts: Mapping[str, int], *, title: str, xlabel: str, path: Path) -> None:

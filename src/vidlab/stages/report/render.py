@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from vidlab.core.render import markdown_table
+
 TITLE = "CHILD DEVELOPMENT VIDEO DATASET SUMMARY REPORT"
 RULE, SUBRULE = "=" * 70, "-" * 70
 BAR = "█"
@@ -175,10 +177,8 @@ def to_text(summary: Mapping[str, Any], *, bar_width: int) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    def line(cells: list[Any]) -> str:
-        return "| " + " | ".join(str(c) for c in cells) + " |"
-
-    return [line(header), line(["---"] * len(header)), *map(line, rows), ""]
+    """A table with a spaced alignment row, then a blank line."""
+    return [*markdown_table(header, rows, spaced_rule=True), ""]
 
 
 def _md_crosstab(table: Mapping[str, Mapping[str, int]], corner: str) -> list[str]:

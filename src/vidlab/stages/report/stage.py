@@ -15,11 +15,18 @@ from typing import Any
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
 from vidlab.stages.report import plots, render
 from vidlab.stages.report.summary import require_columns, summarize
+
+PARAMS = Declaration(
+    "report",
+    outputs=("base.classes", "ingest.domains", "ingest.age_bins", "report"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,7 @@ def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out:
     Raises:
         DataError: on a missing or malformed input, or when ``out`` holds foreign files.
     """
+    params = PARAMS.view(params)
     meta = read_metadata(metadata_csv)
     quarantine = None
     if quarantine_csv is not None:

@@ -119,16 +119,6 @@ def _trainer(params: Params, epochs: int, callbacks: list | None = None):
                    log_every_n_steps=50)
 
 
-def _module(net, params: Params, *, class_weights=None, schedule=None, weight_decay=None):
-    from vidlab.models.module import ClipClassifier
-
-    t = params.train
-    return ClipClassifier(net, classes=len(params.base.classes), lr=t.lr,
-                          weight_decay=t.weight_decay if weight_decay is None else weight_decay,
-                          optimizer=t.optimizer, schedule=schedule or t.schedule,
-                          class_weights=class_weights)
-
-
 def video_predictions(net, loader) -> tuple[list[str], list[int], list[int]]:
     """Per video (sorted by id): true label and argmax of the clip-averaged softmax."""
     from vidlab.models.scoring import per_video, predict_clips
@@ -136,7 +126,6 @@ def video_predictions(net, loader) -> tuple[list[str], list[int], list[int]]:
     videos = per_video(predict_clips(net, loader))
     return (list(videos["video_id"]), [int(y) for y in videos["label"]],
             [int(np.argmax(p)) for p in videos["probs"]])
-
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -147,6 +136,7 @@ def label_shuffle(params: Params, model: str, *, splits: Path, clips: Path) -> d
     import pytorch_lightning as pl
 
     from vidlab.models.registry import build_network, class_weights
+    from vidlab.models.trainer import classifier
 
     s, seed = params.sanity, params.base.seed
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -170,7 +160,7 @@ def label_shuffle(params: Params, model: str, *, splits: Path, clips: Path) -> d
     random.Random(seed).shuffle(permuted)
     data.datasets["train"].labels = dict(zip(videos, permuted, strict=True))
     net = build_network(model, params)
-    module = _module(net, params, class_weights=class_weights(data, params))
+    module = classifier(net, params, class_weights=class_weights(data, params))
     _trainer(params, s.shuffle_epochs).fit(module, train_dataloaders=data.train_dataloader())
     _, truth, predicted = video_predictions(net, data.val_dataloader())
     n, correct = len(truth), sum(int(a == b) for a, b in zip(truth, predicted, strict=True))
@@ -206,6 +196,7 @@ def overfit_subset(params: Params, model: str, *, splits: Path, clips: Path) -> 
     from vidlab.data.datasets import CachedClips
     from vidlab.data.transforms import EvalPreset
     from vidlab.models.registry import build_network
+    from vidlab.models.trainer import classifier
 
     s, c, seed = params.sanity, params.clips, params.base.seed
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -229,7 +220,7 @@ def overfit_subset(params: Params, model: str, *, splits: Path, clips: Path) -> 
                          EvalPreset(mean=c.mean, std=c.std), train=False)
     loader = DataLoader(subset, batch_size=len(subset), shuffle=False)
     net = build_network(model, params)
-    module = _module(net, params, schedule="none", weight_decay=0.0)
+    module = classifier(net, params, schedule="none", weight_decay=0.0)
     stop = _StopWhenFit(loader, s.overfit_target)
     trainer = _trainer(params, s.overfit_epochs, callbacks=[stop])
     trainer.fit(module, train_dataloaders=loader)

@@ -116,7 +116,7 @@ def gradcam_figures(params: Params, model: str, *, weights: Path, splits: Path, 
     chosen = _alternating(data.labels["val"], s.gradcam_clips)
     if not chosen:
         return {"clips": 0, "files": []}
-    net = build_network(model, params)
+    net = build_network(model, params, start_weights=False)
     if not Path(weights).is_file():
         raise SanityError(f"No trained weights at {weights}. Run `dvc repro train@{model}` first.")
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))

@@ -37,14 +37,22 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
 from vidlab.stages.sanity.checks import label_shuffle, overfit_subset
 from vidlab.stages.sanity.common import SanityError
 from vidlab.stages.sanity.gradcam import gradcam_figures
+
+PARAMS = Declaration(
+    "sanity",
+    outputs=("base", "clips.size", "clips.mean", "clips.std", "augment", "loader", "train",
+             "sanity"),
+    runtime=("tracking",),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
     Raises:
         SanityError: when a check failed and ``sanity.fail`` is true (after writing the report).
     """
+    params = PARAMS.view(params)
     from vidlab import tracking
     from vidlab.core.paths import project_root
     from vidlab.tracking.pipeline import pipeline_run
@@ -97,7 +106,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
                             tags={"vidlab.stage": "sanity"}):
         import mlflow
 
-        mlflow.log_params({f"sanity.{k}": str(v) for k, v in asdict(s).items()})
+        mlflow.log_params({f"sanity.{k}": str(v) for k, v in s.model_dump().items()})
         metrics = {"sanity/passed": float(not failures)}
         for model, entry in results.items():
             if "val_video_acc" in entry["label_shuffle"]:

@@ -20,6 +20,7 @@ import pandas as pd
 from vidlab.config import SPLIT_NAMES, Params
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
+from vidlab.core.render import markdown_table, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def plot_distributions(rows: pd.DataFrame, path: Path) -> None:
                         for s in SPLIT_NAMES])
             ax.set_xticks(range(1, len(SPLIT_NAMES) + 1), SPLIT_NAMES)
             ax.set_title(column)
-        fig.savefig(path, format="png", dpi=100, metadata={"Software": None})
+        save_figure(fig, path, dpi=100)
         fig.clear()
 
 
@@ -213,13 +214,11 @@ def markdown(summary: dict, target: str) -> str:
         f"{summary['videos']} videos in {summary['groups']} groups; "
         f"{summary['excluded']['total']} excluded ({summary['excluded']['quarantined']} "
         f"quarantined, {summary['excluded']['not_ok']} not ok).", "",
-        f"| split | videos | share | groups | subjects | {' | '.join(classes)} |",
-        "|---" * (5 + len(classes)) + "|",
     ]
-    for name, s in summary["splits"].items():
-        lines.append(f"| {name} | {s['videos']} | {s['share']:.1%} | {s['groups']} | "
-                     f"{s['subjects']} | " + " | ".join(str(s["classes"].get(c, 0))
-                                                       for c in classes) + " |")
+    lines += markdown_table(["split", "videos", "share", "groups", "subjects", *classes],
+                            [[name, s["videos"], f"{s['share']:.1%}", s["groups"], s["subjects"],
+                              *(s["classes"].get(c, 0) for c in classes)]
+                             for name, s in summary["splits"].items()])
     if summary["fold_counts"]:
         lines += ["", "Folds (videos/groups): " + ", ".join(
             f"{k}: {f['videos']}/{f['groups']}" for k, f in summary["fold_counts"].items())]

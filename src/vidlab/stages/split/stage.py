@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import SPLIT_NAMES, Params, SplitParams
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, csv_text
 from vidlab.data.usable import NOT_VALIDATED, usable
@@ -41,6 +42,12 @@ from vidlab.stages.split.report import (
     value_counts,
     write_reports,
 )
+
+PARAMS = Declaration(
+    "split",
+    outputs=("base.seed", "base.target", "base.classes", "split"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -328,6 +335,7 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, quarantine: Path,
         DataError: on unusable inputs, a split that cannot be made or leakage; no splits.csv is
             left behind then (on leakage the reports are written first).
     """
+    params = PARAMS.view(params)
     try:
         return _run(params, metadata_csv, manifest, quarantine, duplicates, Path(out_csv),
                     Path(reports))

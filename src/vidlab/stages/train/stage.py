@@ -18,15 +18,23 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, sha256_file
 from vidlab.models.registry import MODELS, build_network, class_weights
-from vidlab.models.trainer import global_rank, trainer
+from vidlab.models.trainer import classifier, global_rank, trainer
 from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
+
+PARAMS = Declaration(
+    "train",
+    outputs=("base", "clips.size", "clips.mean", "clips.std", "clips.eval_clips", "augment",
+             "loader", "train"),
+    runtime=("tracking",),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +46,12 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     Returns:
         The metrics of the best epoch, the epochs trained and the MLflow run id.
     """
+    params = PARAMS.view(params)
     import pytorch_lightning as pl
 
     from vidlab import tracking
     from vidlab.core.paths import project_root
     from vidlab.data.datamodule import VideoDataModule
-    from vidlab.models.module import ClipClassifier
 
     if model not in MODELS:
         raise DataError(f"Unknown model {model!r}; expected one of {', '.join(MODELS)}.")
@@ -53,9 +61,7 @@ def run(params: Params, *, model: str, splits: Path, clips: Path, out: Path,
     data = VideoDataModule(params, splits=splits, clips=clips)
     data.setup()
     net = build_network(model, params)
-    module = ClipClassifier(net, classes=len(params.base.classes), lr=t.lr,
-                            weight_decay=t.weight_decay, optimizer=t.optimizer,
-                            schedule=t.schedule, class_weights=class_weights(data, params))
+    module = classifier(net, params, class_weights=class_weights(data, params))
     rank = global_rank(t.devices)
     if rank != 0:  # a DDP worker Lightning launched: train, but log and write nothing
         with tempfile.TemporaryDirectory(prefix="vidlab-train-") as tmp:
@@ -115,7 +121,7 @@ def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Pat
     import mlflow
 
     flat = {f"{section}.{key}": value for section in ("train", "clips", "augment", "loader")
-            for key, value in asdict(getattr(params, section)).items()}
+            for key, value in getattr(params, section).model_dump().items()}
     flat |= {"base.seed": params.base.seed, "base.target": params.base.target, "model": model,
              "parameters": sum(p.numel() for p in net.parameters()),
              "world_size": result.get("world_size", 1)}

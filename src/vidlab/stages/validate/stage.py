@@ -27,9 +27,17 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.data.schema import QUARANTINE_COLUMNS
+
+PARAMS = Declaration(
+    "validate",
+    outputs=("base.classes", "ingest.domains", "ingest.age_bins", "probe.frame_tolerance",
+             "validate"),
+)
+
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +206,7 @@ def _ingest_counts(ingest_report: Path) -> dict:
 def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine: Path,
         ingest_report: Path, suites: Path, quarantine: Path, reports: Path) -> dict:
     """Validate, quarantine failing rows, write reports; raise DataError on a stop condition."""
+    params = PARAMS.view(params)
     for path in (metadata_csv, manifest, ingest_quarantine):
         if not Path(path).is_file():
             raise DataError(f"{path} does not exist. Run the ingest and probe stages first.")
