@@ -272,6 +272,8 @@ def test_start_run_round_trip(store: str, tmp_path: Path) -> None:
     client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("round-trip")
     assert experiment is not None and experiment.name == "round-trip"
+    # MLflow 3 opens the experiment on its training runs, not on the GenAI dashboard
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     (found,) = client.search_runs([experiment.experiment_id])
     assert found.info.run_id == run.info.run_id
     assert found.info.status == "FINISHED"

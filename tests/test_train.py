@@ -160,3 +160,48 @@ def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
     assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
     assert client.get_metric_history(run.info.run_id, "val/video_acc")
     assert done.stdout.count("train center_frame:") == 1  # rank 1 does not report either
+
+
+def test_the_training_bar_shows_metrics_without_v_num(clip_params: Params, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    """Lightning's bar adds the logger's version number (``v_num``), which means nothing to a
+    researcher; vidlab's bar drops it and keeps the logged metrics (val/video_acc is prog_bar)."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import TQDMProgressBar
+    from pytorch_lightning.loggers import CSVLogger
+
+    from vidlab.models import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "progress_enabled", lambda: True)
+    fit = trainer_mod.trainer(clip_params.train, epochs=1, logger=CSVLogger(tmp_path))
+    bar = fit.progress_bar_callback
+    assert "v_num" in TQDMProgressBar.get_metrics(bar, fit, pl.LightningModule())
+    assert "v_num" not in bar.get_metrics(fit, pl.LightningModule())
+
+
+def test_library_chatter_is_filtered_unless_verbose(tmp_path: Path) -> None:
+    """MLflow's table creation, Lightning's tips and the known LeafSpec deprecation stay out of
+    a training run's output; the run's own lines remain."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "chatter.py"
+    script.write_text(
+        "import logging, warnings\n"
+        "from vidlab.core.quiet import quiet_libraries\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        "quiet_libraries()\n"
+        "import mlflow\n"
+        f"mlflow.set_tracking_uri('sqlite:///' + {str(tmp_path / 'm.db')!r})\n"
+        "mlflow.search_experiments()\n"
+        "logging.getLogger('pytorch_lightning.x').info('Tip: try litlogger')\n"
+        "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated, use ...', "
+        "FutureWarning)\n"
+        "logging.getLogger('vidlab').warning('own line')\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         check=True, env={k: v for k, v in __import__("os").environ.items()
+                                          if k not in ("MLFLOW_LOGGING_LEVEL", "PYTHONWARNINGS")})
+    text = out.stdout + out.stderr
+    assert "own line" in text
+    for chatter in ("Creating initial MLflow database tables", "litlogger", "LeafSpec"):
+        assert chatter not in text, chatter

@@ -65,7 +65,10 @@ def main(
 ) -> None:
     """Data-versioned experiments on annotated video datasets."""
     from vidlab.core import progress
+    from vidlab.core.quiet import quiet_libraries
 
+    if not verbose:
+        quiet_libraries()
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     # vidlab's own INFO lines; libraries (Great Expectations alone logs 200 INFO lines on
     # import) only from WARNING up, unless --verbose

@@ -79,7 +79,7 @@ class ClipClassifier(pl.LightningModule):
             return
         accuracy = video_accuracy(torch.cat(self._val["probs"]), torch.cat(self._val["labels"]),
                                   self._val["videos"])
-        self.log("val/video_acc", accuracy, sync_dist=True)
+        self.log("val/video_acc", accuracy, sync_dist=True, prog_bar=True)
         self._val.clear()
 
     def configure_optimizers(self):

@@ -3,10 +3,12 @@ policy and the rank."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from vidlab.config import Params, TrainParams
 from vidlab.core.progress import enabled as progress_enabled
+from vidlab.core.quiet import quiet_libraries
 
 
 def trainer(t: TrainParams, *, epochs: int, callbacks: list | None = None, logger=False,
@@ -15,12 +17,30 @@ def trainer(t: TrainParams, *, epochs: int, callbacks: list | None = None, logge
     strategy, precision); no sanity validation steps, no model summary."""
     import pytorch_lightning as pl
 
+    if not logging.getLogger("vidlab").isEnabledFor(logging.DEBUG):
+        quiet_libraries()  # tips, the hardware banner, known deprecations (also for tests)
+    callbacks = list(callbacks or [])
+    if progress_enabled():
+        callbacks.append(_bar())
     options = dict(max_epochs=epochs, accelerator=t.accelerator, devices=t.devices,
                    num_nodes=t.nodes, strategy=t.strategy, precision=precision(t),
-                   deterministic=True, logger=logger, callbacks=callbacks or [],
+                   deterministic=True, logger=logger, callbacks=callbacks,
                    enable_progress_bar=progress_enabled(), enable_model_summary=False,
                    log_every_n_steps=1, num_sanity_val_steps=0)
     return pl.Trainer(**(options | overrides))
+
+
+def _bar():
+    """Lightning's bar with the epoch and validation video accuracy, without its ``v_num``."""
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    class Bar(TQDMProgressBar):
+        def get_metrics(self, trainer, pl_module) -> dict:
+            items = super().get_metrics(trainer, pl_module)
+            items.pop("v_num", None)
+            return items
+
+    return Bar()
 
 
 def classifier(net, params: Params, *, class_weights: list[float] | None = None,

@@ -134,6 +134,9 @@ def _artifact_location(uri: str, experiment: str) -> str | None:
     return (db.resolve().parent / "mlruns" / slug).as_uri()
 
 
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
+
+
 def _use_experiment(name: str, uri: str) -> None:
     """Make ``name`` the active experiment, creating it (with a stable artifact folder) if new."""
     import mlflow
@@ -147,7 +150,11 @@ def _use_experiment(name: str, uri: str) -> None:
         except MlflowException as exc:
             # Another process may have created it since the lookup; set_experiment finds it.
             log.debug("create_experiment(%r) failed: %s", name, exc)
-    mlflow.set_experiment(name)
+    experiment = mlflow.set_experiment(name)
+    if experiment.tags.get(EXPERIMENT_KIND) != MODEL_DEVELOPMENT:
+        # MLflow 3 opens an experiment of this kind on its training runs, not on the GenAI
+        # traces dashboard
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
 
 
 @contextlib.contextmanager

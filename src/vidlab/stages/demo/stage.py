@@ -285,7 +285,8 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
         "videos": sum(job.kind == "video" for job in plan.jobs),
         "faults": len(plan.faults),
     }
-    log.info("demo: wrote %(files)d files, %(rows)d CSV rows, %(faults)d planted faults", summary)
+    # the command prints the summary line; this one is for --verbose logs
+    log.debug("demo: wrote %(files)d files, %(rows)d CSV rows, %(faults)d planted faults", summary)
     return summary
 
 

@@ -103,6 +103,10 @@ def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
         tracking_uri=tracking.tracking_uri(params.tracking), run_id=run_id, log_model=False)
     fit = trainer(t, epochs=t.epochs, callbacks=[checkpoint, stop], logger=logger)
     fit.fit(module, datamodule=data)
+    if stop.stopped_epoch and fit.global_rank == 0:
+        log.info("train: stopped early after epoch %d of %d: %s did not improve for %d epoch(s) "
+                 "(best %.4f)", stop.stopped_epoch + 1, t.epochs, t.monitor, t.patience,
+                 float(checkpoint.best_model_score))
     spread = {"world_size": int(fit.world_size),
               "train_samples_per_rank": list(module.samples_per_rank)}
     if fit.global_rank != 0:  # rank zero's checkpoint folder may already be gone

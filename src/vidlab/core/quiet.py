@@ -1,0 +1,33 @@
+"""Library chatter a researcher should not have to read: MLflow's table-creation INFO lines,
+Lightning's tips and hardware banner, and deprecation warnings raised inside libraries that
+vidlab pins (not its own). ``--verbose`` shows them all again."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+# logger names whose INFO lines are banners, tips and housekeeping, not results
+LIBRARY_LOGGERS = ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric",
+                   "mlflow", "great_expectations", "alembic")
+# deprecations raised by one pinned library about another, which a user cannot act on
+KNOWN_WARNINGS = (
+    "`isinstance(treespec, LeafSpec)` is deprecated",  # pytorch_lightning 2.x on torch 2.x
+)
+
+
+def quiet_libraries() -> None:
+    """Keep library loggers at WARNING and ignore the known library deprecations, here and in
+    the processes this one starts (DDP workers, isolated decoders)."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    inherited = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
+    for message in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message.replace("(", r"\(")
+                                .replace(")", r"\)"))
+        entry = f"ignore:{message}"
+        if entry not in inherited:
+            inherited.append(entry)
+    os.environ["PYTHONWARNINGS"] = ",".join(inherited)
