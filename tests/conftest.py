@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -190,16 +191,16 @@ TEXTURE_DOMAINS = ("motor", "language", "social", "cognitive")
 TEXTURE_MILESTONES = ("M_12M_001", "L_12M_002", "S_6M_001", "C_18M_003", "M_24M_002")
 
 
-@pytest.fixture(scope="module")
-def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
+@pytest.fixture(scope="session")
+def texture_videos(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """48 short real H.264 videos: each a random texture drifting, labels alternating, so no
     pixel says the label; two videos per subject group; domains cycle through 4 values and
-    milestones through 5 (for multi-class targets). The clips cache over them, a sqlite MLflow
-    store, tiny networks."""
+    milestones through 5 (for multi-class targets). Their splits and clips cache, built once per
+    session; each test module gets its own copy through :func:`texture_project`."""
     from vidlab.data.cache import LABEL_COLUMNS
     from vidlab.stages.clips import stage as clips_stage
 
-    root = tmp_path_factory.mktemp("texture")
+    root = tmp_path_factory.mktemp("texture-base")
     rng = np.random.default_rng(7)
     rows, k = [], 0
     for split, count in TEXTURE_SPLITS.items():
@@ -231,5 +232,21 @@ def texture_project(tmp_path_factory: pytest.TempPathFactory) -> dict:
         tracking=replace(base.tracking, experiment="test-texture",
                                      uri=f"sqlite:///{root / 'mlflow.db'}"))
     clips_stage.run(params, splits=splits, out=root / "clips", reports=root / "reports")
+    return {"params": params, "splits": splits, "clips": root / "clips",
+            "reports": root / "reports"}
+
+
+@pytest.fixture(scope="module")
+def texture_project(texture_videos: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The texture videos' splits and clips cache in a project of this test module's own (its
+    own MLflow store, models and reports), so modules cannot see each other's runs."""
+    root = tmp_path_factory.mktemp("texture")
+    shutil.copytree(texture_videos["clips"], root / "clips")
+    shutil.copytree(texture_videos["reports"], root / "reports")
+    shutil.copyfile(texture_videos["splits"], root / "splits.csv")
+    base = texture_videos["params"]
+    params = replace(base, tracking=replace(base.tracking,
+                                            uri=f"sqlite:///{root / 'mlflow.db'}"))
     (root / "params.yaml").write_text("# the test's params\n")
-    return {"params": params, "splits": splits, "clips": root / "clips", "root": root}
+    return {"params": params, "splits": root / "splits.csv", "clips": root / "clips",
+            "root": root}
