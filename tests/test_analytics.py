@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vidlab import contracts
 from vidlab.config import IngestParams, Params, ReportParams, from_dict, replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
@@ -321,11 +322,13 @@ def test_quarantine_counts_rows_and_files_without_rows_as_ingest_does() -> None:
 def test_duplicate_counts_are_dedups_own(csvs: tuple[Path, Path], tmp_path: Path) -> None:
     """The report shows dedup's clusters and review pairs as the card counts them: read from
     duplicates.json, not recomputed; before dedup it says so instead of a zero."""
-    duplicates = {"clusters": [{"id": "dup-001", "kind": "near", "video_ids": ["a", "b", "c"]}],
-                  "pairs": [{"a": "a", "b": "b"}, {"a": "a", "b": "c"}, {"a": "b", "b": "c"}],
+    duplicates = {"params": {"threshold": 0.18, "review_margin": 0.03},
+                  "pairs": [{"a": a, "b": b, "kind": "near", "distance": 0.1}
+                            for a, b in (("a", "b"), ("a", "c"), ("b", "c"))],
+                  "clusters": [{"id": "dup-001", "kind": "near", "video_ids": ["a", "b", "c"]}],
                   "review": [{"a": "d", "b": "e", "distance": 0.19}]}
     path = tmp_path / "duplicates.json"
-    path.write_text(json.dumps(duplicates))
+    contracts.write(path, contracts.Duplicates, duplicates)
     summary = report.run(params=from_dict({}), metadata_csv=csvs[0], quarantine_csv=csvs[1],
                          out=tmp_path / "with", fingerprint="fp-123", duplicates_json=path)
     qc = summary["quality_checks"]

@@ -7,6 +7,7 @@ real pipeline's outputs are carded in test_pipeline.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,9 @@ import yaml
 
 from tests.conftest import ROOT
 from vidlab import config as params_mod
-from vidlab import tracking
+from vidlab import contracts, tracking
 from vidlab.config import replace
+from vidlab.core.errors import DataError
 from vidlab.stages.card import readiness
 from vidlab.stages.card import stage as card
 
@@ -58,61 +60,97 @@ def outputs(tmp_path: Path) -> dict:
     files["clips"] = _clips_cache(files["splits"].parent / "clips", ids)
     manifest.to_parquet(files["manifest"])
     splits.drop(columns=["split", "group"]).to_csv(files["metadata"], index=False)
-    files["duplicates"].write_text(json.dumps({"clusters": [
-        {"id": "dup-001", "kind": "near", "video_ids": [ids[0], ids[2]]}]}))
     files["lock"].write_text(yaml.safe_dump({"schema": "2.0", "stages": {"clips": {"outs": [
         {"path": "data/processed/clips", "md5": "abc.dir"}]}}}))
+    params = params_mod.load(ROOT / "params.yaml")
+    contracts.write(files["duplicates"], contracts.Duplicates, {
+        "params": {"threshold": params.dedup.threshold,
+                   "review_margin": params.dedup.review_margin},
+        "pairs": [{"a": ids[0], "b": ids[2], "kind": "near", "distance": 0.1}],
+        "clusters": [{"id": "dup-001", "kind": "near", "video_ids": [ids[0], ids[2]]}],
+        "review": []})
+    for rel, (contract, payload) in _reports(splits, files, params).items():
+        contracts.write(reports / rel, contract, payload)
+    for name in [*card_figures(), "index.html"]:
+        (reports / "eda" / name).write_bytes(b"x")
+    for model in ("center_frame", "classical"):
+        contracts.write(reports / "metrics" / f"{model}.json", contracts.Metrics, {
+            "model": model, "target": "label", "classes": list(CLASSES),
+            "bootstrap": {"n": 50, "level": 0.95, "unit": "subject group"},
+            "test": {"video": _scores({"value": 0.5, "low": 0.25, "high": 0.75}, n=2)},
+            "val": {"video": _scores({"value": 0.5, "low": None, "high": None}, n=2)}})
+    files["params"] = params
+    return files
+
+
+def _reports(splits: pd.DataFrame, files: dict, params) -> dict[str, tuple[type, dict]]:
+    """Every report the card reads (path under reports/ -> its contract and payload), as the
+    writer stages write them for these 12 videos. A payload that drifts from its contract
+    fails `contracts.write`. reports/split/leakage.json is left out: the card reads no field of
+    it and lists it among the missing inputs."""
     per_split = {s: {"videos": SPLIT_OF.count(s), "share": SPLIT_OF.count(s) / 12,
                      "groups": SPLIT_OF.count(s),
                      "classes": {c: SPLIT_OF.count(s) // 2 for c in CLASSES}}
                  for s in ("train", "val", "test")}
-    params = params_mod.load(ROOT / "params.yaml")
-    reports_json = {
-        "summary/summary.json": {"dataset_fingerprint": "fp-0123456789abcdef",
-                                 "total_videos": 12,
-                                 "age_group_distribution": {"0-6m": 6, "7-12m": 6},
-                                 "domain_distribution": {"motor": 3, "language": 3, "social": 3,
-                                                         "cognitive": 3},
-                                 "label_distribution": {"achieved": 6, "not_achieved": 6},
-                                 "per_subject": {"n_subjects": 12, "min": 1, "median": 1,
-                                                 "max": 1}},
-        "deidentify/ingest.json": {"rows_read": 13, "quarantined_rows": 1,
-                                   "problems_by_reason": {"missing_file": 1}},
-        "deidentify/verification.json": {"ok": True, "files_checked": 12, "terms_checked": 40,
-                                         "leaks": []},
-        "probe/summary.json": {"videos": 12, "ok": 12, "warnings": {}},
-        "validation/summary.json": {"passed": True, "warnings": [], "blocking_failures": [],
-                                    "quarantined_by_ingest": 1, "quarantined_by_validate": 0},
-        "dedup/summary.json": {"clusters": 1, "videos_in_clusters": 2},
-        "split/summary.json": {"strategy": ["group", "stratified"], "stratify": ["label"],
-                               "seed": 1, "ratios": {"train": 0.7, "val": 0.15, "test": 0.15},
-                               "folds": 0, "splits": per_split, "flagged_tests": [],
-                               "excluded": {"total": 0}},
-        "clips/summary.json": {"failed": []},
-        "sanity.json": {"passed": True, "failures": [],
-                        "models": {m: {} for m in params.sanity.models}},
-        "eda/summary.json": {"inputs_hash": tracking.content_hash(files["manifest"],
-                                                                  files["splits"]),
-                             "figures": list(card_figures()),
-                             "checks": {"clips_redecoded": {"checked": 2, "identical": 2},
-                                        "augment_reproducible": True},
-                             "outliers": {k: [] for k in ("shortest", "longest", "odd_fps",
-                                                          "flagged")},
-                             "embeddings": {}},
+
+    def counts(column: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in splits[column].value_counts(sort=False).items()}
+
+    crosstab = {d: {c: int(((splits["domain"] == d) & (splits["label"] == c)).sum())
+                    for c in CLASSES} for d in counts("domain")}
+    return {
+        "summary/summary.json": (contracts.DatasetSummary, {
+            "dataset_fingerprint": "fp-0123456789abcdef", "total_videos": 12,
+            "age_group_distribution": counts("age_group"),
+            "domain_distribution": counts("domain"), "label_distribution": counts("label"),
+            "domain_label_crosstab": crosstab,
+            "per_subject": {"n_subjects": 12, "min": 1, "median": 1.0, "max": 1}}),
+        "deidentify/ingest.json": (contracts.IngestCounts, {
+            "rows_read": 13, "quarantined_rows": 1, "problems_by_reason": {"missing_file": 1},
+            "files_without_rows": 0}),
+        "deidentify/verification.json": (contracts.Verification, {
+            "ok": True, "files_checked": 12, "terms_checked": 40, "leaks": []}),
+        "probe/summary.json": (contracts.ProbeSummary, {"videos": 12, "ok": 12, "warnings": {}}),
+        "validation/summary.json": (contracts.ValidationSummary, {
+            "passed": True, "warnings": [], "blocking_failures": [],
+            "quarantined_by_ingest": 1, "quarantined_by_validate": 0}),
+        "dedup/summary.json": (contracts.DedupSummary, {
+            "exact_pairs": 0, "near_pairs": 1, "clusters": 1, "videos_in_clusters": 2,
+            "review": [], "calibration": {"current": False}}),
+        "split/summary.json": (contracts.SplitSummary, {
+            "strategy": ["group", "stratified"], "stratify": ["label"], "seed": 1,
+            "ratios": {"train": 0.7, "val": 0.15, "test": 0.15}, "folds": 0, "splits": per_split,
+            "excluded": {"total": 0}, "flagged_tests": [],
+            "periods": {"ranges": {s: {"first": "2024-Q1", "last": "2024-Q1"}
+                                   for s in ("train", "val", "test")}}}),
+        "clips/summary.json": (contracts.ClipsSummary, {
+            "backend": "pyav", "fallback_pyav": 0, "failed": []}),
+        "sanity.json": (contracts.SanityReport, {
+            "passed": True, "failures": [], "not_proven": [],
+            "models": {m: {"label_shuffle": {"status": "passed", "range_top_before": 0.5}}
+                       for m in params.sanity.models}}),
+        "eda/summary.json": (contracts.EdaSummary, {
+            "inputs_hash": tracking.content_hash(files["manifest"], files["splits"]),
+            "figures": list(card_figures()),
+            "outliers": {k: [] for k in ("shortest", "longest", "odd_fps", "flagged")},
+            "checks": {"clips_redecoded": {"checked": 2, "identical": 2},
+                       "augment_reproducible": True},
+            "embeddings": {}}),
     }
-    for rel, value in reports_json.items():
-        (reports / rel).parent.mkdir(parents=True, exist_ok=True)
-        (reports / rel).write_text(json.dumps(value))
-    for name in [*card_figures(), "index.html"]:
-        (reports / "eda" / name).write_bytes(b"x")
-    metrics = {"bootstrap": {"level": 0.95, "unit": "subject group", "n": 50},
-               "test": {"video": {"acc": {"value": 0.5, "low": 0.25, "high": 0.75}, "n": 2}},
-               "val": {"video": {"acc": {"value": 0.5, "low": None, "high": None}, "n": 2}}}
-    (reports / "metrics").mkdir()
-    for model in ("center_frame", "classical"):
-        (reports / "metrics" / f"{model}.json").write_text(json.dumps(metrics))
-    files["params"] = params
-    return files
+
+
+def _scores(acc: dict, *, n: int) -> dict:
+    """Video-level scores as evaluate writes them: accuracy given, the others undefined."""
+    undefined = {"value": None, "low": None, "high": None}
+    return {"acc": acc, **{k: undefined for k in ("macro_f1", "balanced_acc", "auroc", "ap",
+                                                  "ece")}, "n": n}
+
+
+def _edit(path: Path, contract: type, change: Callable[[dict], object]) -> None:
+    """Change one output as its writer would have written it: through its contract."""
+    payload = json.loads(path.read_text())
+    change(payload)
+    contracts.write(path, contract, payload)
 
 
 def card_figures() -> tuple[str, ...]:
@@ -200,16 +238,15 @@ def test_a_review_pair_across_splits_makes_leakage_not_proven(outputs: dict) -> 
     """A pair just above the duplicate threshold (0.1905 against 0.19 once) in two splits:
     nobody has decided it is distinct, so no_leakage cannot be Go."""
     ids = _ids()
-    duplicates = json.loads(outputs["duplicates"].read_text())
     train, test = (ids[SPLIT_OF.index(s)] for s in ("train", "test"))
-    duplicates["review"] = [{"a": train, "b": test, "distance": 0.1905}]
-    outputs["duplicates"].write_text(json.dumps(duplicates))
+    _edit(outputs["duplicates"], contracts.Duplicates, lambda duplicates: duplicates.update(
+        review=[{"a": train, "b": test, "distance": 0.1905}]))
     result, _ = build(outputs)
     leak = item(result, "no_leakage")
     assert leak["state"] == "Not proven" and result["not_proven"] == ["no_leakage"]
     assert f"{train}-{test} (0.191, test/train)" in leak["why"]
-    duplicates["review"][0]["b"] = ids[SPLIT_OF.index("train", 1)]  # both in train: fine
-    outputs["duplicates"].write_text(json.dumps(duplicates))
+    _edit(outputs["duplicates"], contracts.Duplicates,  # both in train: fine
+          lambda duplicates: duplicates["review"][0].update(b=ids[SPLIT_OF.index("train", 1)]))
     assert item(build(outputs)[0], "no_leakage")["state"] == "Go"
 
 
@@ -227,10 +264,8 @@ def test_same_subject_or_identical_file_in_two_splits_is_no_go(outputs: dict) ->
 
 
 def test_a_failing_sanity_check_is_no_go_naming_it(outputs: dict) -> None:
-    path = outputs["reports"] / "sanity.json"
-    report = json.loads(path.read_text())
-    report |= {"passed": False, "failures": ["center_frame label_shuffle: val 0.95 above"]}
-    path.write_text(json.dumps(report))
+    _edit(outputs["reports"] / "sanity.json", contracts.SanityReport, lambda report: report.update(
+        passed=False, failures=["center_frame label_shuffle: val 0.95 above"]))
     result, text = build(outputs)
     assert result["verdict"] == "No-Go" and result["failed"] == ["sanity_passed"]
     assert "center_frame label_shuffle" in item(result, "sanity_passed")["why"]
@@ -272,14 +307,11 @@ def test_unbalanced_or_undecodable_or_irreproducible_outputs_are_no_go(outputs: 
     manifest = pd.read_parquet(outputs["manifest"])
     manifest.loc[3, "status"] = "truncated"
     manifest.to_parquet(outputs["manifest"])
-    summary_path = outputs["reports"] / "split" / "summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["splits"]["test"]["classes"] = {"achieved": 2, "not_achieved": 0}
-    summary_path.write_text(json.dumps(summary))
-    eda_path = outputs["reports"] / "eda" / "summary.json"
-    eda = json.loads(eda_path.read_text())
-    eda["checks"]["augment_reproducible"] = False
-    eda_path.write_text(json.dumps(eda))
+    _edit(outputs["reports"] / "split" / "summary.json", contracts.SplitSummary,
+          lambda summary: summary["splits"]["test"].update(
+              classes={"achieved": 2, "not_achieved": 0}))
+    _edit(outputs["reports"] / "eda" / "summary.json", contracts.EdaSummary,
+          lambda eda: eda["checks"].update(augment_reproducible=False))
     result, _ = build(outputs)
     assert set(result["failed"]) == {"decode_and_metadata", "splits_balanced",
                                      "preprocessing_reproducible",
@@ -302,12 +334,10 @@ def test_missing_outputs_are_not_proven_for_want_of_evidence(outputs: dict) -> N
 
 
 def test_a_sanity_check_that_cannot_fail_is_not_proven_never_go(outputs: dict) -> None:
-    path = outputs["reports"] / "sanity.json"
-    report = json.loads(path.read_text())
     reason = ("center_frame label_shuffle: label shuffle needs at least 28 validation videos to "
               "tell chance (0.56) from 0.80 at alpha 0.01; you have 3")
-    report.update(passed=False, failures=[], not_proven=[reason])
-    path.write_text(json.dumps(report))
+    _edit(outputs["reports"] / "sanity.json", contracts.SanityReport, lambda report: report.update(
+        passed=False, failures=[], not_proven=[reason]))
     result, text = build(outputs)
     sanity_item = item(result, "sanity_passed")
     assert sanity_item["state"] == "Not proven" and "needs at least 28" in sanity_item["why"]
@@ -323,3 +353,23 @@ def test_fail_on_nogo_fails_after_writing_both(outputs: dict) -> None:
         build(outputs, strict)
     assert json.loads((outputs["reports"] / "readiness.json").read_text())["verdict"] == "No-Go"
     assert (outputs["reports"] / "DATASET_CARD.md").is_file()
+
+
+def test_a_report_that_breaks_its_contract_is_a_data_error_naming_it(outputs: dict) -> None:
+    path = outputs["reports"] / "eda" / "summary.json"
+    eda = json.loads(path.read_text())
+    del eda["checks"]
+    path.write_text(json.dumps(eda))
+    with pytest.raises(DataError, match=r"eda/summary\.json is not what the eda stage writes "
+                                        r"\(EdaSummary\): checks: Field required"):
+        build(outputs)
+
+
+def test_card_complete_judges_the_sections_rendered_not_the_text(outputs: dict) -> None:
+    """A section counts when the card rendered it: a title merely present in the text (here
+    in a field the researcher typed) does not."""
+    made = card.Card("## Motivation\n", card.SECTIONS[1:], without_input=1)
+    judged = card.card_complete(outputs["params"], made)
+    assert judged["evidence"]["missing_sections"] == ["Motivation"]
+    assert judged["evidence"]["sections_without_input"] == 1
+    assert "2 card section(s) lack their input" in judged["why"] and not judged["go"]

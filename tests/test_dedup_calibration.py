@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 from vidlab import config as params_mod
+from vidlab import contracts
 from vidlab.core.errors import DataError
 from vidlab.media import signature as sig
 from vidlab.stages.card import stage as card
@@ -209,9 +210,12 @@ def test_pairs_just_above_the_threshold_are_listed_for_review_not_clustered(para
 def test_card_lists_review_pairs_and_the_calibration(params, tmp_path: Path) -> None:
     review = [{"a": f"{k:016x}", "b": f"{k + 1:016x}", "distance": 0.23} for k in range(12)]
     inputs = card.Inputs(params=params, root=tmp_path, reports=tmp_path)
-    inputs.duplicates = {"params": {"threshold": 0.225, "review_margin": 0.03}, "review": review}
-    inputs.json["dedup"] = {"clusters": 1, "videos_in_clusters": 2,
-                            "calibration": calib.report(params.dedup)}
+    inputs.duplicates = contracts.Duplicates.model_validate(
+        {"params": {"threshold": 0.225, "review_margin": 0.03}, "pairs": [], "clusters": [],
+         "review": review})
+    inputs.dedup = contracts.DedupSummary.model_validate(
+        {"exact_pairs": 0, "near_pairs": 1, "clusters": 1, "videos_in_clusters": 2,
+         "review": review, "calibration": calib.report(params.dedup)})
     text = "\n".join(card._duplicates(inputs))
     assert "frames): 1, 2 videos" in text
     assert "12 pair(s) just above the threshold (distance 0.225–0.255)" in text  # as given

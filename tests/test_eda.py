@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from vidlab import contracts
 from vidlab.config import replace
 from vidlab.media.probe import Limits, probe_file
 from vidlab.models.registry import build_network
@@ -31,8 +32,10 @@ def eda_inputs(texture_project: dict, tmp_path_factory: pytest.TempPathFactory) 
     pd.DataFrame(rows).to_parquet(manifest)
     duplicates = root / "duplicates.json"
     ids = sorted(splits["video_id"])
-    duplicates.write_text(json.dumps({"clusters": [{"id": "dup-001", "kind": "near",
-                                                    "video_ids": ids[:2]}]}))
+    contracts.write(duplicates, contracts.Duplicates, {
+        "params": {"threshold": 0.19, "review_margin": 0.03},
+        "pairs": [{"a": ids[0], "b": ids[1], "kind": "near", "distance": 0.1}],
+        "clusters": [{"id": "dup-001", "kind": "near", "video_ids": ids[:2]}], "review": []})
     quarantine = root / "quarantine.csv"
     quarantine.write_text("stage,line,video_id,column,value,reason,detail\n"
                           f"validate,3,{ids[5]},label,,age_gap,too far\n"

@@ -13,6 +13,7 @@ import torch
 from sklearn import metrics as skm
 
 from tests.conftest import TEXTURE_MILESTONES, TEXTURE_SPLITS
+from vidlab import contracts
 from vidlab.config import Params, replace
 from vidlab.models import metrics, registry
 from vidlab.stages.compare import stage as compare_stage
@@ -165,7 +166,7 @@ def test_subgroups_robustness_plots_and_mlflow_artifacts(evaluated: dict) -> Non
 
 
 def test_compare_table_lists_every_model(evaluated: dict, tmp_path: Path) -> None:
-    result = evaluated["result"]
+    result = contracts.Metrics.model_validate(evaluated["result"])
     text = compare_stage.compare({"pool2d": result, "again": result}, tmp_path / "models.md")
     assert "| `pool2d` |" in text and "| `again` |" in text and "occlusion" in text
     assert (tmp_path / "models.md").read_text() == text

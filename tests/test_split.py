@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
@@ -67,7 +68,9 @@ def stage(tmp_path: Path, params) -> Callable[..., dict]:
                      columns=list(QUARANTINE_COLUMNS)).to_csv(tmp_path / "q.csv", index=False)
         listed = [{"id": f"c{i}", "kind": "near", "video_ids": list(c)}
                   for i, c in enumerate(clusters)]
-        (tmp_path / "dup.json").write_text(json.dumps({"clusters": listed}))
+        contracts.write(tmp_path / "dup.json", contracts.Duplicates, {
+            "params": {"threshold": 0.19, "review_margin": 0.03}, "pairs": [],
+            "clusters": listed, "review": []})
         run_params = replace(params, split=replace(params.split,
                                                                            **split_kw))
         return split.run(run_params, metadata_csv=tmp_path / "metadata.csv",
@@ -290,8 +293,10 @@ def test_impossible_splits_name_the_param_to_change(stage, make_meta, split_kw: 
 @pytest.mark.parametrize("content,match", [
     (None, "vidlab dedup"),
     ("not json", "not valid JSON"),
-    ('{"pairs": []}', "'clusters' list"),
-    ('{"clusters": [{"video_ids": "v0001"}]}', r"clusters\[0\] needs a 'video_ids' list"),
+    ('{"pairs": []}', "dup.json is not what the dedup stage writes .*clusters: Field required"),
+    ('{"params": {"threshold": 0.19, "review_margin": 0.03}, "pairs": [], "review": [], '
+     '"clusters": [{"id": "c0", "kind": "near", "video_ids": "v0001"}]}',
+     r"clusters\[0\]\.video_ids: Input should be a valid list"),
 ])
 def test_bad_duplicates_file(stage, tmp_path: Path, monkeypatch, content: str | None,
                              match: str) -> None:

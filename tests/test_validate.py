@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
+from vidlab import contracts
 from vidlab.config import replace
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
@@ -52,8 +53,10 @@ def stage(tmp_path: Path, params):
         meta.to_csv(tmp_path / "metadata.csv", index=False)
         (manifest(meta) if probed is None else probed).to_parquet(tmp_path / "m.parquet")
         pd.DataFrame(columns=list(QUARANTINE_COLUMNS)).to_csv(tmp_path / "qi.csv", index=False)
-        (tmp_path / "ingest.json").write_text(json.dumps(
-            {"rows_read": rows_read or len(meta) + quarantined, "quarantined_rows": quarantined}))
+        contracts.write(tmp_path / "ingest.json", contracts.IngestCounts, {
+            "rows_read": rows_read or len(meta) + quarantined, "quarantined_rows": quarantined,
+            "problems_by_reason": {"missing_file": quarantined} if quarantined else {},
+            "files_without_rows": 0})
         return validate.run(run_params or params, metadata_csv=tmp_path / "metadata.csv",
                             manifest=tmp_path / "m.parquet", ingest_quarantine=tmp_path / "qi.csv",
                             ingest_report=tmp_path / "ingest.json",

@@ -12,12 +12,14 @@ from pydantic import Field, model_validator
 from vidlab.config.fields import Bool, Float, Int, Section, Text
 from vidlab.core.errors import ParamsError
 
+Target = Literal["label", "domain", "milestone_id"]  # the metadata column the models predict
+
 
 class BaseParams(Section):
     """Project-wide settings every stage may read."""
 
     seed: Int = Field(0, ge=0, le=2**32 - 1)
-    target: Literal["label", "domain", "milestone_id"] = "label"
+    target: Target = "label"
     classes: tuple[Text, ...] = Field(("achieved", "not_achieved"), min_length=1)
 
 
@@ -199,14 +201,15 @@ class DedupParams(Section):
 
 SplitName = Literal["train", "val", "test"]
 SPLIT_NAMES = get_args(SplitName)
+SplitStrategy = Literal["stratified", "group", "time"]
+StratifyColumn = Literal["label", "domain", "age_group", "milestone_id"]
 
 
 class SplitParams(Section):
     """Leakage-free train/val/test splits and k-fold (see vidlab.stages.split.stage)."""
 
-    strategy: tuple[Literal["stratified", "group", "time"], ...] = Field(
-        ("group", "stratified"), min_length=1)
-    stratify: tuple[Literal["label", "domain", "age_group", "milestone_id"], ...] = Field(
+    strategy: tuple[SplitStrategy, ...] = Field(("group", "stratified"), min_length=1)
+    stratify: tuple[StratifyColumn, ...] = Field(
         ("label",), min_length=1)
     train: Float = Field(0.7, ge=0.0, le=1.0)
     val: Float = Field(0.15, ge=0.0, le=1.0)

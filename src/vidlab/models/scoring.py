@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from vidlab.contracts import Interval
+
 PERTURBATIONS = ("fps_slow", "fps_fast", "jpeg", "blur", "occlusion")  # evaluate's robustness
 
 
@@ -38,8 +40,10 @@ def per_video(clips: pd.DataFrame) -> pd.DataFrame:
                          "probs": [np.mean(np.stack(g), axis=0) for _, g in grouped["probs"]]})
 
 
-def cell(score: dict | None) -> str:
+def cell(score: dict | Interval | None) -> str:
     """A score with its interval as table text: ``0.667 [0.500, 0.833]``, or ``n/a``."""
+    if isinstance(score, Interval):  # as read from reports/metrics/<model>.json
+        score = score.model_dump()
     if not score or score.get("value") is None:
         return "n/a"
     if score.get("low") is None:

@@ -3,19 +3,20 @@ the frozen-clip scan of the clips cache, and the rows of the splits proper (`in_
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, Params
 
 
 @dataclass
 class Inputs:
-    """Everything the card and the checklist read (file contents, or None when missing)."""
+    """Everything the card and the checklist read (the reports as their contracts; None when
+    missing)."""
 
     params: Params
     root: Path
@@ -23,25 +24,38 @@ class Inputs:
     manifest: pd.DataFrame | None = None
     splits: pd.DataFrame | None = None
     metadata: pd.DataFrame | None = None
-    duplicates: dict | None = None
-    json: dict[str, dict | None] = field(default_factory=dict)  # name -> parsed report
-    metrics: dict[str, dict] = field(default_factory=dict)  # model -> reports/metrics/<model>.json
+    duplicates: contracts.Duplicates | None = None
+    summary: contracts.DatasetSummary | None = None
+    ingest: contracts.IngestCounts | None = None
+    verification: contracts.Verification | None = None
+    probe: contracts.ProbeSummary | None = None
+    validation: contracts.ValidationSummary | None = None
+    dedup: contracts.DedupSummary | None = None
+    split: contracts.SplitSummary | None = None
+    leakage: contracts.Leakage | None = None
+    clips: contracts.ClipsSummary | None = None
+    sanity: contracts.SanityReport | None = None
+    eda: contracts.EdaSummary | None = None
+    metrics: dict[str, contracts.Metrics] = field(default_factory=dict)  # model -> its metrics
     lock: dict = field(default_factory=dict)
     outs: dict[str, str] = field(default_factory=dict)  # dvc.lock: output path -> md5
     eda_inputs: str | None = None  # eda.inputs_hash of the current manifest and splits
     frozen_clips: list[str] | None = None  # cached clips that repeat one picture (None: unread)
     missing: list[str] = field(default_factory=list)
 
-    def report(self, name: str) -> dict | None:
-        return self.json.get(name)
 
-
-REPORTS = {  # name -> path under reports/
-    "summary": "summary/summary.json", "ingest": "deidentify/ingest.json",
-    "verification": "deidentify/verification.json", "probe": "probe/summary.json",
-    "validation": "validation/summary.json", "dedup": "dedup/summary.json",
-    "split": "split/summary.json", "leakage": "split/leakage.json",
-    "clips": "clips/summary.json", "sanity": "sanity.json", "eda": "eda/summary.json",
+REPORTS = {  # attribute of Inputs -> (path under reports/, its contract)
+    "summary": ("summary/summary.json", contracts.DatasetSummary),
+    "ingest": ("deidentify/ingest.json", contracts.IngestCounts),
+    "verification": ("deidentify/verification.json", contracts.Verification),
+    "probe": ("probe/summary.json", contracts.ProbeSummary),
+    "validation": ("validation/summary.json", contracts.ValidationSummary),
+    "dedup": ("dedup/summary.json", contracts.DedupSummary),
+    "split": ("split/summary.json", contracts.SplitSummary),
+    "leakage": ("split/leakage.json", contracts.Leakage),
+    "clips": ("clips/summary.json", contracts.ClipsSummary),
+    "sanity": ("sanity.json", contracts.SanityReport),
+    "eda": ("eda/summary.json", contracts.EdaSummary),
 }
 
 
@@ -71,17 +85,16 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
     from vidlab.tracking.pipeline import inputs_hash
 
     inputs = Inputs(params=params, root=Path(root), reports=Path(reports))
-    for name, rel in REPORTS.items():
+    for name, (rel, contract) in REPORTS.items():
         path = Path(reports) / rel
         if path.is_file():
-            inputs.json[name] = json.loads(path.read_text(encoding="utf-8"))
+            setattr(inputs, name, contracts.read(path, contract))
         else:
-            inputs.json[name] = None
             inputs.missing.append(str(path))
     for model in models:
         path = Path(reports) / "metrics" / f"{model}.json"
         if path.is_file():
-            inputs.metrics[model] = json.loads(path.read_text(encoding="utf-8"))
+            inputs.metrics[model] = contracts.read(path, contracts.Metrics)
         else:
             inputs.missing.append(str(path))
     if Path(manifest).is_file():
@@ -94,7 +107,7 @@ def load(params: Params, *, root: Path, reports: Path, manifest: Path, splits: P
         else:
             inputs.missing.append(str(path))
     if Path(duplicates).is_file():
-        inputs.duplicates = json.loads(Path(duplicates).read_text(encoding="utf-8"))
+        inputs.duplicates = contracts.read(Path(duplicates), contracts.Duplicates)
     else:
         inputs.missing.append(str(duplicates))
     if Path(lock).is_file():

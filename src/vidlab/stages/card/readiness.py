@@ -42,7 +42,7 @@ def _absent(key: str, *names: str) -> dict:
 
 def decode_and_metadata(inputs: Inputs) -> dict:
     key, v = "decode_and_metadata", inputs.params.validate
-    validation, probe = inputs.report("validation"), inputs.report("probe")
+    validation, probe = inputs.validation, inputs.probe
     if inputs.manifest is None or inputs.splits is None or validation is None or probe is None:
         return _absent(key, "manifest/splits.csv/validation/probe summary")
     used = in_splits(inputs)
@@ -56,20 +56,19 @@ def decode_and_metadata(inputs: Inputs) -> dict:
                   | (side.min(axis=1) < v.min_side) | (side.max(axis=1) > v.max_side)]
     evidence = {"videos_in_splits": len(used), "not_decoded": not_ok[:20],
                 "out_of_bounds": sorted(insane.index)[:20],
-                "probed": probe.get("videos"), "probe_ok": probe.get("ok"),
-                "excluded_from_splits": (inputs.report("split") or {}).get("excluded", {}).get(
-                    "total"),
-                "quarantined_rows": (validation.get("quarantined_by_ingest", 0)
-                                     + validation.get("quarantined_by_validate", 0)),
-                "validation_passed": validation.get("passed"),
-                "blocking_failures": validation.get("blocking_failures", []),
-                "warnings": probe.get("warnings", {})}
+                "probed": probe.videos, "probe_ok": probe.ok,
+                "excluded_from_splits": inputs.split.excluded.total if inputs.split else None,
+                "quarantined_rows": (validation.quarantined_by_ingest
+                                     + validation.quarantined_by_validate),
+                "validation_passed": validation.passed,
+                "blocking_failures": validation.blocking_failures,
+                "warnings": probe.warnings}
     problems = []
     if not_ok:
         problems.append(f"{len(not_ok)} video(s) in the splits did not decode")
     if len(insane):
         problems.append(f"{len(insane)} video(s) outside the validate bounds")
-    if not validation.get("passed"):
+    if not validation.passed:
         problems.append("the validation suites have blocking failures")
     why = "; ".join(problems) or (f"all {len(used)} videos in the splits decode fully and are "
                                   "within the validate bounds; quarantined files are excluded")
@@ -86,10 +85,10 @@ def leakage(inputs: Inputs) -> dict:
     subjects = used[used["subject_id"] != ""].groupby("subject_id")["split"].nunique()
     crossing_subjects = sorted(subjects.index[subjects > 1])
     crossing_clusters = []
-    for cluster in inputs.duplicates.get("clusters", []):
-        where = {split_of[v] for v in cluster["video_ids"] if v in split_of}
+    for cluster in inputs.duplicates.clusters:
+        where = {split_of[v] for v in cluster.video_ids if v in split_of}
         if len(where) > 1:
-            crossing_clusters.append({"cluster": cluster["id"], "kind": cluster["kind"],
+            crossing_clusters.append({"cluster": cluster.id, "kind": cluster.kind,
                                       "splits": sorted(where)})
     sha = inputs.manifest.set_index("video_id")["sha256"]
     by_hash: dict[str, set[str]] = {}
@@ -98,15 +97,15 @@ def leakage(inputs: Inputs) -> dict:
             by_hash.setdefault(sha[video], set()).add(split)
     identical = sum(1 for where in by_hash.values() if len(where) > 1)
     # pairs just above the duplicate threshold: nobody has decided they are distinct
-    review = [{"a": r["a"], "b": r["b"], "distance": r["distance"],
-               "splits": sorted({split_of[r["a"]], split_of[r["b"]]})}
-              for r in inputs.duplicates.get("review", [])
-              if r["a"] in split_of and r["b"] in split_of and split_of[r["a"]] != split_of[r["b"]]]
+    review = [{"a": r.a, "b": r.b, "distance": r.distance,
+               "splits": sorted({split_of[r.a], split_of[r.b]})}
+              for r in inputs.duplicates.review
+              if r.a in split_of and r.b in split_of and split_of[r.a] != split_of[r.b]]
     evidence = {"review_pairs_across_splits": review[:20],
                 "subjects_in_two_splits": crossing_subjects[:20],
                 "duplicate_clusters_across_splits": crossing_clusters[:20],
                 "identical_files_across_splits": identical,
-                "duplicate_clusters": len(inputs.duplicates.get("clusters", [])),
+                "duplicate_clusters": len(inputs.duplicates.clusters),
                 "subjects": int(subjects.size)}
     problems = []
     if crossing_subjects:
@@ -132,7 +131,7 @@ def leakage(inputs: Inputs) -> dict:
 
 def labels_valid(inputs: Inputs) -> dict:
     key, p = "labels_valid", inputs.params
-    validation = inputs.report("validation")
+    validation = inputs.validation
     if inputs.splits is None or inputs.metadata is None or validation is None \
             or inputs.manifest is None or inputs.duplicates is None:
         return _absent(key, "splits.csv/metadata.csv/validation summary/manifest")
@@ -146,15 +145,15 @@ def labels_valid(inputs: Inputs) -> dict:
     without_row = sorted(probed - listed)
     label_of = dict(zip(used["video_id"], used[target], strict=True))
     conflicts = []
-    for cluster in inputs.duplicates.get("clusters", []):
-        values = {label_of[v] for v in cluster["video_ids"] if v in label_of}
+    for cluster in inputs.duplicates.clusters:
+        values = {label_of[v] for v in cluster.video_ids if v in label_of}
         if len(values) > 1:
-            conflicts.append({"cluster": cluster["id"], "labels": sorted(values)})
-    warnings = [w["expectation"] for w in validation.get("warnings", [])]
+            conflicts.append({"cluster": cluster.id, "labels": sorted(values)})
+    warnings = [w.expectation for w in validation.warnings]
     evidence = {"target": target, "classes": classes, "unknown_values": unknown + bad_labels,
                 "rows_without_video": without_video[:20], "videos_without_row": without_row[:20],
                 "duplicates_with_different_labels": conflicts,
-                "validation_passed": validation.get("passed"),
+                "validation_passed": validation.passed,
                 "validation_warnings": warnings}
     problems = []
     if unknown or bad_labels:
@@ -164,7 +163,7 @@ def labels_valid(inputs: Inputs) -> dict:
                         "video(s) without a row")
     if conflicts:
         problems.append(f"{len(conflicts)} duplicate cluster(s) carry different labels")
-    if not validation.get("passed"):
+    if not validation.passed:
         problems.append("the label suite has blocking failures")
     why = "; ".join(problems) or (f"every video has exactly one row and a valid `{target}`; "
                                   f"no duplicate pair disagrees; {len(warnings)} non-blocking "
@@ -174,25 +173,25 @@ def labels_valid(inputs: Inputs) -> dict:
 
 def splits_balanced(inputs: Inputs) -> dict:
     key, p = "splits_balanced", inputs.params
-    summary = inputs.report("split")
+    summary = inputs.split
     if summary is None:
         return _absent(key, "reports/split/summary.json")
     tolerance = p.card.max_split_share_error
     off, empty = {}, {}
     for name in SPLIT_NAMES:
-        info = summary["splits"].get(name)
+        info = summary.splits.get(name)
         if info is None:
             continue
-        share, wanted = info["share"], summary["ratios"][name]
+        share, wanted = info.share, summary.ratios[name]
         if abs(share - wanted) > tolerance:
             off[name] = {"share": share, "ratio": wanted}
-        missing = [c for c, n in info["classes"].items() if n == 0]
+        missing = [c for c, n in info.classes.items() if n == 0]
         if missing:
             empty[name] = missing
-    flagged = summary.get("flagged_tests", [])
-    evidence = {"shares": {s: i["share"] for s, i in summary["splits"].items()},
-                "ratios": summary["ratios"], "tolerance": tolerance,
-                "classes": {s: i["classes"] for s, i in summary["splits"].items()},
+    flagged = summary.flagged_tests
+    evidence = {"shares": {s: i.share for s, i in summary.splits.items()},
+                "ratios": summary.ratios, "tolerance": tolerance,
+                "classes": {s: i.classes for s, i in summary.splits.items()},
                 "off_ratio": off, "splits_missing_a_class": empty, "flagged_tests": flagged}
     problems = []
     if off:
@@ -209,27 +208,28 @@ def splits_balanced(inputs: Inputs) -> dict:
 
 def preprocessing_reproducible(inputs: Inputs) -> dict:
     key, p = "preprocessing_reproducible", inputs.params
-    clips, eda = inputs.report("clips"), inputs.report("eda")
+    clips, eda = inputs.clips, inputs.eda
     if clips is None or eda is None:
         return _absent(key, "reports/clips/summary.json/reports/eda/summary.json")
-    redecoded = eda["checks"]["clips_redecoded"]
-    same_aug = eda["checks"]["augment_reproducible"]
+    redecoded = eda.checks.clips_redecoded
+    same_aug = eda.checks.augment_reproducible
     locked = inputs.outs.get("data/processed/clips")
     evidence = {"seed": p.base.seed, "clip_len": p.clips.clip_len,
                 "target_fps": p.clips.target_fps, "size": p.clips.size, "crop": p.clips.crop,
-                "augment": list(p.augment.use), "clips_failed": clips.get("failed", []),
-                "clips_redecoded": redecoded, "augment_same_seed_same_clip": same_aug,
+                "augment": list(p.augment.use),
+                "clips_failed": [failure.model_dump() for failure in clips.failed],
+                "clips_redecoded": redecoded.model_dump(), "augment_same_seed_same_clip": same_aug,
                 "clips_cache_md5": locked, "frozen_clips": inputs.frozen_clips,
-                "decoded_by_pyav_instead": clips.get("fallback_pyav")}
+                "decoded_by_pyav_instead": clips.fallback_pyav}
     problems = []
-    if clips.get("failed"):
-        problems.append(f"{len(clips['failed'])} video(s) failed to decode into clips")
+    if clips.failed:
+        problems.append(f"{len(clips.failed)} video(s) failed to decode into clips")
     if inputs.frozen_clips:
         problems.append(f"{len(inputs.frozen_clips)} cached clip(s) repeat one picture although "
                         f"sampled from different frames ({', '.join(inputs.frozen_clips[:5])})")
-    if not redecoded["checked"] or redecoded["identical"] != redecoded["checked"]:
-        problems.append(f"cached clips decoded again: {redecoded['identical']} of "
-                        f"{redecoded['checked']} identical")
+    if not redecoded.checked or redecoded.identical != redecoded.checked:
+        problems.append(f"cached clips decoded again: {redecoded.identical} of "
+                        f"{redecoded.checked} identical")
     if same_aug is False:
         problems.append("the augmentation drawn twice with the same seed differed")
     if locked is None:
@@ -247,24 +247,24 @@ def preprocessing_reproducible(inputs: Inputs) -> dict:
 
 def eda_done(inputs: Inputs) -> dict:
     key = "eda_done"
-    eda = inputs.report("eda")
+    eda = inputs.eda
     if eda is None:
         return _absent(key, "reports/eda/summary.json")
     folder = inputs.reports / "eda"
-    missing = [f for f in eda.get("figures", []) if not (folder / f).is_file()]
+    missing = [f for f in eda.figures if not (folder / f).is_file()]
     if not (folder / "index.html").is_file():
         missing.append("index.html")
     required = ("distributions.png", "class_counts.png", "outliers.png", "preprocessing.png",
                 "augmentation.png", "tsne_classical.png")
-    absent = [f for f in required if f not in eda.get("figures", [])]
-    current = eda.get("inputs_hash") == inputs.eda_inputs
-    flagged = eda["outliers"]
-    evidence = {"figures": len(eda.get("figures", [])), "missing_files": missing + absent,
+    absent = [f for f in required if f not in eda.figures]
+    current = eda.inputs_hash == inputs.eda_inputs
+    flagged = eda.outliers
+    evidence = {"figures": len(eda.figures), "missing_files": missing + absent,
                 "of_current_data": current,
-                "outliers": {k: len(flagged[k]) for k in ("shortest", "longest", "odd_fps",
-                                                          "flagged")},
-                "embeddings": {k: v["neighbour_label_agreement"]
-                               for k, v in eda.get("embeddings", {}).items()}}
+                "outliers": {k: len(getattr(flagged, k)) for k in ("shortest", "longest",
+                                                                   "odd_fps", "flagged")},
+                "embeddings": {k: v.neighbour_label_agreement
+                               for k, v in eda.embeddings.items()}}
     problems = []
     if missing or absent:
         problems.append(f"figure(s) missing: {(missing + absent)[:5]}")
@@ -277,17 +277,17 @@ def eda_done(inputs: Inputs) -> dict:
 
 def sanity_passed(inputs: Inputs) -> dict:
     key, p = "sanity_passed", inputs.params
-    sanity = inputs.report("sanity")
+    sanity = inputs.sanity
     if sanity is None:
         return _absent(key, "reports/sanity.json")
-    checked = sorted(sanity.get("models", {}))
+    checked = sorted(sanity.models)
     unchecked = sorted(set(p.sanity.models) - set(checked))
-    unproven = sanity.get("not_proven", [])
-    evidence = {"passed": sanity.get("passed"), "failures": sanity.get("failures", []),
+    unproven = sanity.not_proven
+    evidence = {"passed": sanity.passed, "failures": sanity.failures,
                 "not_proven": unproven, "models": checked}
     problems = []
-    if sanity.get("failures") or (not sanity.get("passed") and not unproven):
-        problems.append("failed: " + "; ".join(str(f) for f in sanity.get("failures", []))[:300])
+    if sanity.failures or (not sanity.passed and not unproven):
+        problems.append("failed: " + "; ".join(str(f) for f in sanity.failures)[:300])
     if unchecked:
         problems.append(f"model(s) not checked: {unchecked}")
     if problems:
@@ -295,8 +295,8 @@ def sanity_passed(inputs: Inputs) -> dict:
     if unproven:  # a check that could not fail on this data proves nothing
         why = "not proven: " + "; ".join(str(u) for u in unproven)[:600]
         return item(key, True, why, evidence, proven=False)
-    shuffle = [m.get("label_shuffle", {}) for m in sanity.get("models", {}).values()]
-    tops = [s["range_top_before"] for s in shuffle if "range_top_before" in s]
+    tops = [m.label_shuffle.range_top_before for m in sanity.models.values()
+            if m.label_shuffle.range_top_before is not None]
     power = (f" (its chance range reaches {max(tops):.2f}, below "
              f"{p.sanity.learning_accuracy:.2f})" if tops else "")
     why = (f"label shuffle stays at chance{power} and a subset matched on colour statistics is "

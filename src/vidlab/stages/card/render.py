@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, Params
 from vidlab.core.render import markdown_table
 from vidlab.core.version import VERSION as __version__
@@ -26,8 +27,11 @@ def filled(value: str | None, name: str) -> str:
     return value.strip() if value else f"{NOT_FILLED} Set `card.{name}` in params.yaml."
 
 
+MISSING_INPUT = "_input missing:"  # the line a section holds instead of what it lacks
+
+
 def missing(what: str) -> list[str]:
-    return [f"_input missing: {what} (run `dvc repro`)._"]
+    return [f"{MISSING_INPUT} {what} (run `dvc repro`)._"]
 
 
 def _share(count: int, total: int) -> str:
@@ -35,27 +39,27 @@ def _share(count: int, total: int) -> str:
 
 
 def composition(inputs: Inputs) -> list[str]:
-    summary = inputs.report("summary")
+    summary = inputs.summary
     if summary is None or inputs.manifest is None or inputs.splits is None:
         return missing("reports/summary/summary.json, manifest or splits.csv")
     m = inputs.manifest
-    total = summary["total_videos"]
+    total = summary.total_videos
     used = in_splits(inputs)
-    subjects = summary.get("per_subject", {})
+    subjects = summary.per_subject
     lines = [f"- **Videos**: {total} de-identified videos with metadata (summary report); "
              f"{len(m)} probed in the manifest, {int((m['status'] == 'ok').sum())} decode fully; "
              f"{len(used)} in the splits.",
-             f"- **Children (pseudonymous subjects)**: {subjects.get('n_subjects', 'n/a')}; "
-             f"videos per child min {subjects.get('min', 'n/a')}, median "
-             f"{subjects.get('median', 'n/a')}, max {subjects.get('max', 'n/a')}."]
-    ingest = inputs.report("ingest") or {}
-    if ingest:
+             f"- **Children (pseudonymous subjects)**: {subjects.n_subjects}; "
+             f"videos per child min {subjects.min}, median "
+             f"{subjects.median}, max {subjects.max}."]
+    ingest = inputs.ingest
+    if ingest is not None:
         # rows and files without a row are counted apart, as the summary report does
-        orphans = ingest.get("files_without_rows", 0)
-        reasons = ", ".join(f"{k} {v}" for k, v in ingest.get("problems_by_reason", {}).items()
+        orphans = ingest.files_without_rows
+        reasons = ", ".join(f"{k} {v}" for k, v in ingest.problems_by_reason.items()
                             if k != "no_metadata_row")
-        lines.append(f"- **Quarantined at ingest**: {ingest.get('quarantined_rows', 0)} of "
-                     f"{ingest.get('rows_read', 0)} CSV rows ({reasons or 'none'}), and "
+        lines.append(f"- **Quarantined at ingest**: {ingest.quarantined_rows} of "
+                     f"{ingest.rows_read} CSV rows ({reasons or 'none'}), and "
                      f"{orphans} video file(s) without a CSV row; see "
                      "`data/interim/quarantine_ingest.csv`.")
     ok = m[m["status"] == "ok"]
@@ -68,12 +72,12 @@ def composition(inputs: Inputs) -> list[str]:
             + ", ".join(f"{k} ({v})" for k, v in resolutions.most_common(5))
             + "; codecs " + ", ".join(f"{k} ({v})" for k, v in Counter(ok["codec"]).items())
             + f"; {int(ok['audio'].sum())} with an audio track.")
-    for title, key in (("Age groups", "age_group_distribution"),
-                       ("Domains", "domain_distribution"), ("Labels", "label_distribution")):
-        counts = summary.get(key, {})
+    for title, counts in (("Age groups", summary.age_group_distribution),
+                          ("Domains", summary.domain_distribution),
+                          ("Labels", summary.label_distribution)):
         lines += ["", f"**{title}**", ""] + markdown_table(
             ["value", "videos"], [[k, _share(v, total)] for k, v in counts.items()])
-    cross = summary.get("domain_label_crosstab", {})
+    cross = summary.domain_label_crosstab
     if cross:
         labels = list(next(iter(cross.values())))
         lines += ["", "**Domain × label**", ""] + markdown_table(
@@ -84,7 +88,7 @@ def composition(inputs: Inputs) -> list[str]:
 
 def deidentification(inputs: Inputs) -> list[str]:
     p = inputs.params
-    verification = inputs.report("verification") or {}
+    verification = inputs.verification
     dates = {"drop": "dropped", "year": "generalised to the year",
              "quarter": "generalised to the quarter (2024-Q1)",
              "keep": "**kept exact** (ingest.dates: keep)"}[p.ingest.dates]
@@ -103,26 +107,26 @@ def deidentification(inputs: Inputs) -> list[str]:
              "rooms, clothing, and anything else visible or audible in the frames; the child's "
              "age in months and the milestone. The videos remain personal data wherever they "
              "show real people."]
-    if verification:
+    if verification is not None:
         lines += ["", f"Verification (`reports/deidentify/verification.json`): "
-                  f"{'passed' if verification.get('ok') else '**FAILED**'}; "
-                  f"{verification.get('files_checked')} files and "
-                  f"{verification.get('terms_checked')} identifying terms checked, "
-                  f"{len(verification.get('leaks', []))} leak(s)."]
+                  f"{'passed' if verification.ok else '**FAILED**'}; "
+                  f"{verification.files_checked} files and "
+                  f"{verification.terms_checked} identifying terms checked, "
+                  f"{len(verification.leaks)} leak(s)."]
     return lines
 
 
-def _decoded_with(c, clips: dict | None) -> str:
+def _decoded_with(c, clips: contracts.ClipsSummary | None) -> str:
     """Which backend built the cache (``clips.backend: auto`` resolves to what is installed)."""
-    if not clips or "backend" not in clips:
+    if clips is None:
         return f"`{c.backend}`"
-    said = f"`{clips['backend']}`" + (f" (`clips.backend: {c.backend}`)"
-                                      if c.backend != clips["backend"] else "")
-    fallback = clips.get("fallback_pyav", 0)
+    said = f"`{clips.backend}`" + (f" (`clips.backend: {c.backend}`)"
+                                   if c.backend != clips.backend else "")
+    fallback = clips.fallback_pyav
     return said + (f", PyAV for {fallback} video(s) it refused" if fallback else "")
 
 
-def preprocessing(params: Params, clips: dict | None = None) -> list[str]:
+def preprocessing(params: Params, clips: contracts.ClipsSummary | None = None) -> list[str]:
     c, a, pr = params.clips, params.augment, params.probe
     return [
         f"- **Probe**: every video decoded in full; frame-rate normalisation `{pr.normalize}` "
@@ -144,20 +148,20 @@ def preprocessing(params: Params, clips: dict | None = None) -> list[str]:
 
 
 def splits(inputs: Inputs, items: dict[str, dict]) -> list[str]:
-    summary = inputs.report("split")
+    summary = inputs.split
     if summary is None:
         return missing("reports/split/summary.json")
     p = inputs.params
     classes = list(p.base.classes)
     rows = []
     for name in SPLIT_NAMES:
-        info = summary["splits"].get(name)
+        info = summary.splits.get(name)
         if info:
-            rows.append([name, info["videos"], f"{info['share']:.3f}", info["groups"],
-                         *(info["classes"].get(c, 0) for c in classes)])
-    lines = [f"Strategy {summary['strategy']}, stratified on {summary['stratify']}, ratios "
-             f"{summary['ratios']}, seed {summary['seed']}"
-             + (f", {summary['folds']} folds" if summary.get("folds") else "") + ".", ""]
+            rows.append([name, info.videos, f"{info.share:.3f}", info.groups,
+                         *(info.classes.get(c, 0) for c in classes)])
+    lines = [f"Strategy {summary.strategy}, stratified on {summary.stratify}, ratios "
+             f"{summary.ratios}, seed {summary.seed}"
+             + (f", {summary.folds} folds" if summary.folds else "") + ".", ""]
     lines += markdown_table(["split", "videos", "share", "subject groups", *classes], rows)
     leak = items["no_leakage"]
     ev = leak["evidence"]
@@ -179,20 +183,22 @@ def results(inputs: Inputs) -> list[str]:
         return missing("reports/metrics/<model>.json")
     first = next(iter(inputs.metrics.values()))
     lines = [f"Video level (softmax averaged over a video's clips), "
-             f"{first['bootstrap']['level']:.0%} bootstrap intervals over "
-             f"{first['bootstrap']['unit']}s ({first['bootstrap']['n']} resamples). "
+             f"{first.bootstrap.level:.0%} bootstrap intervals over "
+             f"{first.bootstrap.unit}s ({first.bootstrap.n} resamples). "
              "`classical` is a logistic regression on colour histograms and motion energy.", ""]
     rows = []
     for model, r in inputs.metrics.items():
-        test, val = r.get("test", {}).get("video", {}), r.get("val", {}).get("video", {})
-        rows.append([f"`{model}`", _cell(test.get("acc")), _cell(test.get("macro_f1")),
-                     _cell(test.get("auroc")), _cell(val.get("acc")), test.get("n", "n/a")])
+        test = r.test.video if r.test else None
+        val = r.val.video if r.val else None
+        rows.append([f"`{model}`", _cell(test and test.acc), _cell(test and test.macro_f1),
+                     _cell(test and test.auroc), _cell(val and val.acc),
+                     test.n if test else "n/a"])
     lines += markdown_table(["model", "test accuracy", "test macro F1", "test AUROC",
                              "val accuracy", "test videos"], rows)
-    sanity = inputs.report("sanity")
-    if sanity:
-        verdict = ("all passed" if sanity.get("passed")
-                   else f"FAILED: {sanity.get('failures')}")
+    sanity = inputs.sanity
+    if sanity is not None:
+        verdict = ("all passed" if sanity.passed
+                   else f"FAILED: {sanity.failures}")
         lines += ["", f"Sanity checks (`reports/sanity.json`): {verdict}."]
     return lines
 
@@ -238,8 +244,7 @@ def version(inputs: Inputs) -> list[str]:
     from vidlab import tracking
     from vidlab.tracking.pipeline import DATA_OUTS
 
-    summary = inputs.report("summary") or {}
-    dataset = summary.get("dataset_fingerprint")
+    dataset = inputs.summary.dataset_fingerprint if inputs.summary else None
     processed = tracking.outs_fingerprint(inputs.outs, DATA_OUTS)
     lines = [f"- **Dataset fingerprint** `{dataset or 'n/a'}`: names this data version in the "
              "summary report, the EDA page, every MLflow run (tag "

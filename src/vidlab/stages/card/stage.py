@@ -22,9 +22,10 @@ eighth item, `card_complete`, which judges the card.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import NamedTuple
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import VidlabError
@@ -35,8 +36,9 @@ from vidlab.stages.card.readiness import data_items, item, readiness_md, verdict
 
 PARAMS = Declaration(
     "card",
-    outputs=("base", "data.source", "ingest", "probe", "validate", "split", "clips", "augment",
-             "sanity.models", "train.balance", "card"),
+    outputs=("base", "data", "ingest", "probe", "validate", "split", "clips", "augment",
+             "sanity.models", "sanity.learning_accuracy", "train.balance", "card"),
+    runtime=("tracking",),  # which MLflow runs carry this data (their commits), not the data
 )
 
 
@@ -69,15 +71,23 @@ def demo_text_left(params: Params) -> list[str]:
     return [name for name, text in DEMO_CARD.items() if getattr(params.card, name) == text]
 
 
-def card_complete(params: Params, card_text: str) -> dict:
+class Card(NamedTuple):
+    """The card as `card_text` rendered it: its text, and what went into it."""
+
+    text: str
+    sections: tuple[str, ...]  # the titles of the sections rendered, in order
+    without_input: int  # section lines that say an input is missing instead
+
+
+def card_complete(params: Params, card: Card) -> dict:
     key, c = "card_complete", params.card
     empty = [name for name in ("motivation", "sources", "licence", "consent", "contact")
              if not getattr(c, name)]
     if not c.authors:
         empty.append("authors")
     demo = demo_text_left(params)
-    missing_sections = [s for s in SECTIONS if f"## {s}" not in card_text]
-    no_input = card_text.count("_input missing:")
+    missing_sections = [s for s in SECTIONS if s not in card.sections]
+    no_input = card.without_input
     evidence = {"empty_fields": empty, "missing_sections": missing_sections,
                 "sections_without_input": no_input, "data_source": params.data.source,
                 "demo_text_on_custom_data": demo}
@@ -106,41 +116,39 @@ SECTIONS = ("Motivation", "Sources", "Licence and consent", "Collection period",
 
 
 def _limitations(inputs: Inputs) -> list[str]:
-    summary = inputs.report("summary")
+    summary = inputs.summary
     if summary is None:
         return render.missing("reports/summary/summary.json")
-    total = summary["total_videos"] or 1
+    total = summary.total_videos or 1
     lines = []
-    labels = summary.get("label_distribution", {})
+    labels = summary.label_distribution
     if labels:
         high, low = max(labels.values()), min(labels.values())
         lines.append(f"- **Label imbalance**: the rarest label has {low} videos, the most common "
                      f"{high} (ratio {high / max(1, low):.2f}); training weights classes by "
                      f"inverse frequency (`train.balance: {inputs.params.train.balance}`).")
-    cross = summary.get("domain_label_crosstab", {})
-    for domain, row in cross.items():
+    for domain, row in summary.domain_label_crosstab.items():
         values = list(row.values())
         if values and min(values) * 2 < max(values):
             lines.append(f"- **{domain}**: labels uneven within the domain ({row}); a model may "
                          "learn the domain instead of the milestone.")
-    ages = summary.get("age_group_distribution", {})
+    ages = summary.age_group_distribution
     sparse = [k for k, v in ages.items() if v < 0.05 * total]
     lines.append(f"- **Age coverage**: {', '.join(f'{k} {v}' for k, v in ages.items())}"
                  + (f"; under 5 % of the videos: {', '.join(sparse)}." if sparse else "."))
-    domains = summary.get("domain_distribution", {})
+    domains = summary.domain_distribution
     if domains:
         smallest = min(domains, key=domains.get)
         lines.append(f"- **Domain coverage**: smallest domain {smallest} with "
                      f"{domains[smallest]} videos.")
-    split = inputs.report("split")
-    if split:
-        test = split["splits"].get("test", {})
-        lines.append(f"- **Small evaluation sets**: the test split has {test.get('videos')} "
-                     f"videos from {test.get('groups')} subject groups; intervals are wide and "
+    if inputs.split is not None:
+        test = inputs.split.splits.get("test")
+        lines.append(f"- **Small evaluation sets**: the test split has "
+                     f"{test.videos if test else None} videos from "
+                     f"{test.groups if test else None} subject groups; intervals are wide and "
                      "differences between models within them are not evidence.")
-    probe = inputs.report("probe") or {}
-    if probe.get("warnings"):
-        lines.append(f"- **Recording quality**: probe warnings {probe['warnings']}.")
+    if inputs.probe is not None and inputs.probe.warnings:
+        lines.append(f"- **Recording quality**: probe warnings {inputs.probe.warnings}.")
     lines += _duplicates(inputs)
     if inputs.manifest is not None:
         sources = inputs.manifest.groupby(["width", "height", "codec"]).size()
@@ -157,41 +165,42 @@ def _limitations(inputs: Inputs) -> list[str]:
 def _duplicates(inputs: Inputs, shown: int = 10) -> list[str]:
     """Duplicate clusters, the pairs just above the threshold left for a person to review, and
     the calibration the threshold was chosen on."""
-    dedup = inputs.report("dedup") or {}
-    review = (inputs.duplicates or {}).get("review", dedup.get("review", []))
-    calibrated = dedup.get("calibration") or {}
+    dedup, duplicates = inputs.dedup, inputs.duplicates
+    review = (duplicates.review if duplicates is not None
+              else dedup.review if dedup is not None else [])
+    calibrated = dedup.calibration if dedup is not None else None
     lines = []
-    if dedup:  # worded and counted as the summary report words and counts it
+    if dedup is not None:  # worded and counted as the summary report words and counts it
         lines.append(f"- **Duplicate clusters** (dedup: identical or near-identical frames): "
-                     f"{dedup.get('clusters', 0)}, {dedup.get('videos_in_clusters', 0)} videos, "
-                     f"{dedup.get('exact_pairs', 0) + dedup.get('near_pairs', 0)} pairs"
+                     f"{dedup.clusters}, {dedup.videos_in_clusters} videos, "
+                     f"{dedup.exact_pairs + dedup.near_pairs} pairs"
                      + ("; each cluster is kept in one split (see leakage)"
-                        if dedup.get("clusters") else "") + ".")
+                        if dedup.clusters else "") + ".")
     if review:
-        used = (inputs.duplicates or {}).get("params", {})
-        band = (f" (distance {used['threshold']}–{used['threshold'] + used['review_margin']:.4g})"
-                if {"threshold", "review_margin"} <= used.keys() else "")
-        pairs = ", ".join(f"`{r['a']}`–`{r['b']}` ({r['distance']:.3f})" for r in review[:shown])
+        used = duplicates.params if duplicates is not None else None
+        band = (f" (distance {used.threshold}–{used.threshold + used.review_margin:.4g})"
+                if used is not None else "")
+        pairs = ", ".join(f"`{r.a}`–`{r.b}` ({r.distance:.3f})" for r in review[:shown])
         more = f" and {len(review) - shown} more" if len(review) > shown else ""
         lines.append(f"- **Near-duplicate review**: {len(review)} pair(s) just above the "
                      f"threshold{band} are in no cluster, so they may sit in different splits; "
                      f"look at them: {pairs}{more} (`data/interim/duplicates.json`, `review`).")
-    if calibrated.get("current"):
-        lines.append(f"- **Duplicate threshold** {calibrated['threshold']}: on a labelled "
-                     f"calibration set ({calibrated['positives']} edited copies, "
-                     f"{calibrated['negatives']} distinct pairs) precision "
-                     f"{calibrated['precision']}, recall {calibrated['recall']}; farthest copy "
-                     f"{calibrated['positive_max']}, nearest distinct pair "
-                     f"{calibrated['negative_min']}.")
+    if calibrated is not None and calibrated.current:
+        lines.append(f"- **Duplicate threshold** {calibrated.threshold}: on a labelled "
+                     f"calibration set ({calibrated.positives} edited copies, "
+                     f"{calibrated.negatives} distinct pairs) precision "
+                     f"{calibrated.precision}, recall {calibrated.recall}; farthest copy "
+                     f"{calibrated.positive_max}, nearest distinct pair "
+                     f"{calibrated.negative_min}.")
     return lines
 
 
-def card_text(inputs: Inputs, items: dict[str, dict]) -> str:
+def card_text(inputs: Inputs, items: dict[str, dict]) -> Card:
     p = inputs.params
     c = p.card
-    period = (inputs.report("split") or {}).get("periods", {}).get("ranges", {})
-    firsts = [r["first"] for r in period.values() if r.get("first")]
-    lasts = [r["last"] for r in period.values() if r.get("last")]
+    period = inputs.split.periods.ranges if inputs.split is not None else {}
+    firsts = [r.first for r in period.values() if r.first]
+    lasts = [r.last for r in period.values() if r.last]
     sections = {
         "Motivation": [render.filled(c.motivation, "motivation")],
         "Sources": [render.filled(c.sources, "sources")],
@@ -205,7 +214,7 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> str:
             f"Not recorded (`ingest.dates: {p.ingest.dates}`, or no `recorded_on` column)."],
         "Composition": render.composition(inputs),
         "De-identification": render.deidentification(inputs),
-        "Preprocessing and sampling": render.preprocessing(p, inputs.report("clips")),
+        "Preprocessing and sampling": render.preprocessing(p, inputs.clips),
         "Splits and leakage checks": render.splits(inputs, items),
         "Baseline results": render.results(inputs),
         "Known limitations and biases": _limitations(inputs),
@@ -218,9 +227,13 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> str:
              f"Target `{p.base.target}` ({', '.join(p.base.classes)}). Generated by "
              "`vidlab card` from the pipeline's outputs; do not edit by hand (edit the `card` "
              "params and rerun `dvc repro`). Readiness: see `reports/readiness.md`."]
+    rendered = []
     for title in SECTIONS:
         lines += ["", f"## {title}", "", *sections[title]]
-    return "\n".join(lines) + "\n"
+        rendered.append(title)
+    without_input = sum(line.startswith(render.MISSING_INPUT)
+                        for title in rendered for line in sections[title])
+    return Card("\n".join(lines) + "\n", tuple(rendered), without_input)
 
 
 def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Path,
@@ -232,9 +245,9 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
                   metadata=metadata, duplicates=duplicates, lock=lock, models=models,
                   clips=clips)
     items = data_items(inputs)  # the card reports the leakage and balance items
-    text = card_text(inputs, {item["id"]: item for item in items})
-    result = verdict([*items, card_complete(params, text)])
-    text = text.replace("Readiness: see `reports/readiness.md`.",
+    card_made = card_text(inputs, {item["id"]: item for item in items})
+    result = verdict([*items, card_complete(params, card_made)])
+    text = card_made.text.replace("Readiness: see `reports/readiness.md`.",
                         f"Readiness: **{result['verdict']}**"
                         + (f" (No-Go on {', '.join(result['failed'])})" if result["failed"]
                            else "")
@@ -243,7 +256,7 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
     result["missing_inputs"] = inputs.missing
     result["params"] = {"card": params.card.model_dump()}
     atomic_write_text(Path(card), text)
-    atomic_write_text(Path(readiness_json), json.dumps(result, indent=2, default=str) + "\n")
+    contracts.write(Path(readiness_json), contracts.Readiness, result, indent=2, default=str)
     atomic_write_text(Path(readiness_json).with_suffix(".md"), readiness_md(result))
     if result["failed"] and params.card.fail_on_nogo:
         raise ReadinessError(f"Readiness is No-Go on {', '.join(result['failed'])} "

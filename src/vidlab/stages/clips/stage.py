@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, ClipsParams, Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError, ParamsError
@@ -107,8 +108,9 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
         (tmp / "index.csv").write_text(index.to_csv(index=False, lineterminator="\n"),
                                        encoding="utf-8")
         (tmp / "clips.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        summary_tmp.write_text(json.dumps({k: v for k, v in summary.items() if k != "params"},
-                                          indent=2) + "\n", encoding="utf-8")
+        contracts.write(summary_tmp, contracts.ClipsSummary,
+                        {k: v for k, v in summary.items() if k != "params"}, atomic=False,
+                        indent=2)
     if failed:
         log.warning("%d video(s) could not be decoded and were left out of the clips cache; "
                     "see 'failed' in %s.", len(failed), Path(out) / "clips.json")

@@ -20,7 +20,6 @@ Quarantined videos and videos the probe could not decode are left out.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -29,9 +28,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import DedupParams, Params
 from vidlab.config.declare import Declaration
-from vidlab.core.fsutil import atomic_dir, atomic_write_text
+from vidlab.core.fsutil import atomic_dir
 from vidlab.core.progress import track, worker_count
 from vidlab.data.usable import read_usable
 from vidlab.media import signature as sig
@@ -143,8 +143,8 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
         (tmp / SHEETS_MARKER).touch()
         for cluster in clusters:
             _sheet(cluster, videos, p, tmp / cluster["sheet"])
-    atomic_write_text(Path(reports) / "summary.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(Path(out), json.dumps(doc, indent=2) + "\n")
+    contracts.write(Path(reports) / "summary.json", contracts.DedupSummary, summary, indent=2)
+    contracts.write(Path(out), contracts.Duplicates, doc, indent=2)
     if failed:
         log.warning("dedup: %d video(s) could not be hashed and were not compared; see 'failed' "
                     "in %s", len(failed), out)

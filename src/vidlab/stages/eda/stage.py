@@ -25,11 +25,11 @@ videos (``data/interim``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
@@ -69,8 +69,8 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
     table = table[table["split"].isin(SPLIT_ORDER)]
     flagged = pd.read_csv(quarantine, dtype=str, keep_default_na=False) if Path(
         quarantine).is_file() else pd.DataFrame(columns=["stage", "video_id", "reason"])
-    clusters = json.loads(Path(duplicates).read_text(encoding="utf-8")).get(
-        "clusters", []) if Path(duplicates).is_file() else []
+    clusters = contracts.read(Path(duplicates), contracts.Duplicates).clusters if Path(
+        duplicates).is_file() else []
     return videos, table, flagged, clusters
 
 
@@ -98,5 +98,5 @@ def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, dupli
         summary["figures"] = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")
                                     if p.suffix in (".png", ".gif"))
         (tmp / "index.html").write_text(index_html(summary), encoding="utf-8")
-        (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        contracts.write(tmp / MARKER, contracts.EdaSummary, summary, atomic=False, indent=2)
     return summary

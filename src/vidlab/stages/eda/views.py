@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import Params
+from vidlab.contracts import Cluster
 from vidlab.stages.eda import common
 from vidlab.stages.eda.common import SPLIT_ORDER
 
@@ -87,7 +88,7 @@ def class_counts(table: pd.DataFrame, params: Params, out: Path) -> dict:
     return {"overall": overall, "per_split": per_split}
 
 
-def outliers(videos: pd.DataFrame, flagged: pd.DataFrame, clusters: list[dict], params: Params,
+def outliers(videos: pd.DataFrame, flagged: pd.DataFrame, clusters: list[Cluster], params: Params,
              out: Path) -> dict:
     """The outlier gallery; returns each category's video ids and reasons."""
     from vidlab.media.sheets import contact_sheet
@@ -121,8 +122,8 @@ def outliers(videos: pd.DataFrame, flagged: pd.DataFrame, clusters: list[dict], 
         for warning in filter(None, str(row.warnings).split(",")):
             reasons.setdefault(row.video_id, []).append(f"probe: {warning}")
     for cluster in clusters:
-        for video in cluster["video_ids"]:
-            reasons.setdefault(video, []).append(f"{cluster['kind']}-duplicate {cluster['id']}")
+        for video in cluster.video_ids:
+            reasons.setdefault(video, []).append(f"{cluster.kind}-duplicate {cluster.id}")
     for row in flagged.itertuples():
         if row.stage != "ingest" and row.video_id:
             reasons.setdefault(row.video_id, []).append(f"quarantined: {row.reason}")

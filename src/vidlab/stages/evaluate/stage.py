@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
@@ -253,7 +254,7 @@ def _write(params: Params, model: str, result: dict, subgroups: dict,
     classes = list(params.base.classes)
     predictions = reports / "predictions" / f"{model}.csv"
     atomic_write_text(predictions, predictions_csv(by_split, classes))
-    atomic_write_text(reports / "metrics" / f"{model}.json", json.dumps(result, indent=2) + "\n")
+    contracts.write(reports / "metrics" / f"{model}.json", contracts.Metrics, result, indent=2)
     atomic_write_text(reports / "metrics" / f"{model}.subgroups.json",
                       json.dumps(subgroups, indent=2) + "\n")
     plots = reports / "plots" / model

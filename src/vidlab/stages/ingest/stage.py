@@ -13,13 +13,13 @@ The original -> pseudonym mapping goes beside the HMAC key (see keys.py), nowher
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
@@ -187,7 +187,8 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
             "dataset_fingerprint": data_version(meta_text) if meta_rows else None}
         quarantine_file = out / "quarantine_ingest.csv"
         folder = outputs.folder(reports, marker="verification.json")
-        (folder / "ingest.json").write_text(json.dumps(counts, indent=2) + "\n")
+        contracts.write(folder / "ingest.json", contracts.IngestCounts, counts, atomic=False,
+                        indent=2)
         if not meta_rows:  # publish the reasons, and nothing that could pass for data
             report = {"ok": False, "published": False, "reason": "no usable video"}
             outputs.text(quarantine_file, quarantine_text)
@@ -211,7 +212,8 @@ def run(params: Params, *, csv_path: Path, videos: Path, out: Path, reports: Pat
                 failure = (f"De-identification check failed: {len(report['leaks'])} leak(s) and "
                            f"{len(report['metadata_violations'])} metadata violation(s). Nothing "
                            f"was published; see {reports / 'verification.json'}.")
-        (folder / "verification.json").write_text(json.dumps(report, indent=2) + "\n")
+        contracts.write(folder / "verification.json", contracts.Verification, report,
+                        atomic=False, indent=2)
     if failure:
         raise DataError(failure)
     counts["mapping_file"] = str(_write_mapping(params, key, csv_path, mapping, checked))

@@ -7,7 +7,6 @@ and ``reports/probe/summary.json`` (counts by status and warning).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
@@ -115,7 +115,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         frame = to_frame(rows)
         frame.to_parquet(manifest_tmp, index=False, engine="pyarrow")
         summary = _summary(frame)
-        summary_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        contracts.write(summary_tmp, contracts.ProbeSummary, summary, atomic=False, indent=2)
     return summary
 
 

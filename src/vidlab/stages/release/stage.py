@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.core.errors import VidlabError
 from vidlab.core.fsutil import atomic_write_text
@@ -89,10 +90,10 @@ def check(params: Params, version: str, *, root: Path, allow_nogo: bool = False,
     readiness_file = root / "reports" / "readiness.json"
     if not readiness_file.is_file():
         raise ReleaseError(f"No {readiness_file.relative_to(root)}: run `dvc repro card` first.")
-    readiness = json.loads(readiness_file.read_text(encoding="utf-8"))
-    if readiness.get("verdict") != "Go" and not allow_nogo:
-        open_items = readiness.get("failed", []) + readiness.get("not_proven", [])
-        raise ReleaseError(f"Readiness is {readiness.get('verdict')} on "
+    readiness = contracts.read(readiness_file, contracts.Readiness)
+    if readiness.verdict != "Go" and not allow_nogo:
+        open_items = readiness.failed + readiness.not_proven
+        raise ReleaseError(f"Readiness is {readiness.verdict} on "
                            f"{', '.join(open_items)} (reports/readiness.md). "
                            "Fix them, or release anyway with --allow-nogo (the tag says so).")
     remotes = [line.split()[0] for line in _dvc(root, "remote", "list",
@@ -105,14 +106,15 @@ def check(params: Params, version: str, *, root: Path, allow_nogo: bool = False,
         raise ReleaseError(f"No DVC remote {chosen or '(none set)'} to push to; configured: "
                            f"{remotes or 'none'}. Add one with `dvc remote add -d NAME URL`.")
     summary_file = root / "reports" / "summary" / "summary.json"
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    summary = (contracts.read(summary_file, contracts.DatasetSummary) if summary_file.is_file()
+               else None)
     from vidlab import tracking
     from vidlab.tracking.pipeline import DATA_OUTS
 
     return {"version": version, "commit": _git(root, "rev-parse", "HEAD").strip(),
-            "remote": chosen, "verdict": readiness.get("verdict"),
-            "failed": readiness.get("failed", []),
-            "dataset_fingerprint": summary.get("dataset_fingerprint"),
+            "remote": chosen, "verdict": readiness.verdict,
+            "failed": readiness.failed,
+            "dataset_fingerprint": summary.dataset_fingerprint if summary else None,
             "processed_fingerprint": tracking.dvc_fingerprint(root / "dvc.lock", DATA_OUTS),
             "origin": git(root, "remote", "get-url", "origin").stdout.strip() or None}
 

@@ -29,9 +29,12 @@ CROSSTABS = (
 )
 
 
+JSON_FORMAT = {"indent": 2, "ensure_ascii": False, "sort_keys": False}  # summary.json's
+
+
 def to_json(summary: Mapping[str, Any]) -> str:
     """The summary as indented UTF-8 JSON in its own key order, with a final newline."""
-    return json.dumps(summary, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return json.dumps(summary, **JSON_FORMAT) + "\n"
 
 
 def _pct(count: int, total: int) -> float:

@@ -7,13 +7,13 @@ Nothing in them depends on the clock, so a rerun on the same data is byte-identi
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
@@ -111,21 +111,23 @@ def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out:
     duplicates = None
     if duplicates_json is not None:
         try:
-            duplicates = json.loads(Path(duplicates_json).read_text(encoding="utf-8"))
+            duplicates = contracts.read(Path(duplicates_json), contracts.Duplicates)
         except FileNotFoundError:
             raise DataError(f"{duplicates_json} does not exist; run the dedup stage first "
                             "(`dvc repro dedup`).") from None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             raise DataError(f"Cannot read {duplicates_json}: {exc}") from None
     summary = summarize(meta, ingest=params.ingest, report=params.report,
                         classes=params.base.classes, quarantine=quarantine,
                         fingerprint=fingerprint, duplicates=duplicates)
     texts = {
         "summary.txt": render.to_text(summary, bar_width=params.report.bar_width),
-        "summary.json": render.to_json(summary),
         "summary.md": render.to_markdown(summary),
     }
     with atomic_dir(out, marker=MARKER) as tmp:
+        # render.to_json's bytes: indented UTF-8 JSON in the summary's own key order
+        contracts.write(tmp / "summary.json", contracts.DatasetSummary, summary, atomic=False,
+                        **render.JSON_FORMAT)
         for name, text in texts.items():
             # newline="\n": the same bytes on every OS.
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from vidlab.config import IngestParams, ReportParams
+from vidlab.contracts import Duplicates
 from vidlab.core.errors import DataError
 
 MISSING = "(missing)"
@@ -197,21 +198,20 @@ def _quality_checks(meta: pd.DataFrame, clean: dict[str, list[str]], summary: di
     }
 
 
-def duplicate_counts(duplicates: Mapping[str, Any] | None) -> dict[str, Any]:
+def duplicate_counts(duplicates: Duplicates | None) -> dict[str, Any]:
     """The dedup stage's counts, as every report shows them (None: dedup did not run)."""
     if duplicates is None:
         return {"duplicates_provided": False}
-    clusters = duplicates.get("clusters", [])
     return {"duplicates_provided": True,
-            "duplicate_clusters": len(clusters),
-            "videos_in_duplicate_clusters": sum(len(c["video_ids"]) for c in clusters),
-            "duplicate_pairs": len(duplicates.get("pairs", [])),
-            "duplicate_review_pairs": len(duplicates.get("review", []))}
+            "duplicate_clusters": len(duplicates.clusters),
+            "videos_in_duplicate_clusters": sum(len(c.video_ids) for c in duplicates.clusters),
+            "duplicate_pairs": len(duplicates.pairs),
+            "duplicate_review_pairs": len(duplicates.review)}
 
 
 def summarize(meta: pd.DataFrame, *, ingest: IngestParams, report: ReportParams,
               classes: tuple[str, ...], quarantine: pd.DataFrame | None = None,
-              fingerprint: str = "", duplicates: Mapping[str, Any] | None = None
+              fingerprint: str = "", duplicates: Duplicates | None = None
               ) -> dict[str, Any]:
     """Summarise the de-identified metadata table into a JSON-serialisable dict.
 

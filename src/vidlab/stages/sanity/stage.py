@@ -39,6 +39,7 @@ import json
 import logging
 from pathlib import Path
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
@@ -98,7 +99,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
                 for check in CHECKS if entry[check]["status"] == "not_proven"]
     summary = {"passed": not failures and not unproven, "failures": failures,
                "not_proven": unproven, "models": results}
-    atomic_write_text(Path(report), json.dumps(summary, indent=2) + "\n")
+    contracts.write(Path(report), contracts.SanityReport, summary, indent=2)
 
     pipe = pipeline_run(params, root, splits, clips, metadata)
     with tracking.start_run(params.tracking, run_name="sanity", fingerprint=pipe.dataset,

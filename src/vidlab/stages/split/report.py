@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, Params
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
@@ -240,8 +241,9 @@ def markdown(summary: dict, target: str) -> str:
 def write_reports(folder: Path, summary: dict, leaks: dict, dists: dict, rows: pd.DataFrame,
                    target: str) -> None:
     with atomic_dir(Path(folder), marker=MARKER) as tmp:
-        for name, data in (("summary", summary), ("leakage", leaks), ("distributions", dists)):
-            atomic_write_text(tmp / f"{name}.json", json.dumps(data, indent=2) + "\n")
+        contracts.write(tmp / "summary.json", contracts.SplitSummary, summary, indent=2)
+        contracts.write(tmp / "leakage.json", contracts.Leakage, leaks, indent=2)
+        atomic_write_text(tmp / "distributions.json", json.dumps(dists, indent=2) + "\n")
         atomic_write_text(tmp / "split.md", markdown(summary, target))
         plot_distributions(rows, tmp / "distributions.png")
 

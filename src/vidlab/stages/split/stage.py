@@ -19,7 +19,6 @@ Outputs: ``data/processed/splits.csv`` (:data:`COLUMNS`) and, under ``reports/sp
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, Params, SplitParams
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
@@ -118,22 +118,11 @@ def load_clusters(path: Path, kept: set[str]) -> list[tuple[str, list[str]]]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"The duplicates file {path} does not exist. Run `vidlab dedup` first.")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}). Rerun `vidlab dedup`.") from None
-    clusters = raw.get("clusters") if isinstance(raw, dict) else None
-    if not isinstance(clusters, list):
-        raise DataError(f"{path} must hold an object with a 'clusters' list. Rerun `vidlab dedup`.")
     found = []
-    for i, cluster in enumerate(clusters):
-        ids = cluster.get("video_ids") if isinstance(cluster, dict) else None
-        if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
-            raise DataError(f"{path}: clusters[{i}] needs a 'video_ids' list of strings. Got "
-                            f"{str(cluster)[:80]}. Rerun `vidlab dedup`.")
-        members = sorted(set(ids) & kept)
+    for cluster in contracts.read(path, contracts.Duplicates).clusters:
+        members = sorted(set(cluster.video_ids) & kept)
         if len(members) > 1:
-            found.append((str(cluster.get("id", i)), members))
+            found.append((cluster.id, members))
     return found
 
 

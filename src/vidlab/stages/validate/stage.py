@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
@@ -197,10 +198,10 @@ def collect(results: dict) -> dict:
             "quarantine": quarantine}
 
 
-def _ingest_counts(ingest_report: Path) -> dict:
+def _ingest_counts(ingest_report: Path) -> contracts.IngestCounts:
     if not Path(ingest_report).is_file():
         raise DataError(f"{ingest_report} does not exist. Run `vidlab ingest` first.")
-    return json.loads(Path(ingest_report).read_text())
+    return contracts.read(Path(ingest_report), contracts.IngestCounts)
 
 
 def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine: Path,
@@ -224,7 +225,7 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
                              expectation_parameters(params), tmp / "docs")
         found = collect(results)
         new_ids = {q["video_id"] for q in found["quarantine"]} - set(earlier["video_id"])
-        fraction = (counts["quarantined_rows"] + len(new_ids)) / max(1, counts["rows_read"])
+        fraction = (counts.quarantined_rows + len(new_ids)) / max(1, counts.rows_read)
         summary = _summary(found, counts, new_ids, fraction, params)
         merged = pd.concat([earlier, pd.DataFrame(found["quarantine"],
                                                   columns=list(QUARANTINE_COLUMNS))],
@@ -235,7 +236,8 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
             outputs.text(Path(quarantine), merged)
         else:
             outputs.remove(Path(quarantine))
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        contracts.write(tmp / "summary.json", contracts.ValidationSummary, summary, atomic=False,
+                        indent=2)
         (tmp / "results.json").write_text(json.dumps(found["checks"], indent=2) + "\n",
                                           encoding="utf-8")
         (tmp / "index.html").write_text(offline_page(summary, found["checks"]), encoding="utf-8")
@@ -243,7 +245,8 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
     return summary
 
 
-def _summary(found: dict, counts: dict, new_ids: set, fraction: float, params: Params) -> dict:
+def _summary(found: dict, counts: contracts.IngestCounts, new_ids: set, fraction: float,
+             params: Params) -> dict:
     reasons = Counter(q["reason"] for q in found["quarantine"])
     over = fraction > params.validate.max_quarantine_fraction
     return {
@@ -252,8 +255,8 @@ def _summary(found: dict, counts: dict, new_ids: set, fraction: float, params: P
         "expectations_failed": sum(not c["success"] for c in found["checks"]),
         "blocking_failures": found["blocking"],
         "warnings": found["warnings"],
-        "rows_read": counts["rows_read"],
-        "quarantined_by_ingest": counts["quarantined_rows"],
+        "rows_read": counts.rows_read,
+        "quarantined_by_ingest": counts.quarantined_rows,
         "quarantined_by_validate": len(new_ids),
         "quarantine_reasons": dict(sorted(reasons.items())),
         "quarantined_fraction": round(fraction, 4),
