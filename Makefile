@@ -27,8 +27,9 @@ repro: install  ## Run the whole pipeline (dvc repro)
 
 # The decoding, sampling, clips and real-media pipeline tests once more with decord made
 # unavailable (tests/no_decord first on PYTHONPATH), as on a platform without its wheels.
-PYAV_ONLY_TESTS := tests/test_decode.py tests/test_sampling.py tests/test_cache.py \
-	tests/test_datamodule.py tests/test_media_matrix.py tests/test_media_pipeline.py
+PYAV_ONLY_TESTS := tests/media/test_decode.py tests/data/test_sampling.py \
+	tests/stages/clips/test_cache.py tests/data/test_datamodule.py tests/media/test_media_matrix.py \
+	tests/test_media_pipeline.py
 
 test: install  ## Run every test, slow ones included; then the decoding tests on PyAV alone
 	$(UV) run pytest

@@ -150,3 +150,18 @@ def test_the_version_is_written_once():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert VERSION == __version__ == project["version"]
+
+
+def test_tests_mirror_the_layout():
+    """Every stage package has its tests under tests/stages/<stage>/, and no test module sits
+    at the top of tests/ unless it is end-to-end (it exercises several stages or the repo)."""
+    stages = sorted(p.name for p in (ROOT / "src" / "vidlab" / "stages").iterdir()
+                    if (p / "stage.py").is_file())
+    missing = [s for s in stages if not list((ROOT / "tests" / "stages" / s).glob("test_*.py"))]
+    # compare is tested on the evaluated models (tests/stages/evaluate), release end to end
+    # (test_pipeline)
+    assert missing == ["compare", "release"], missing
+    top = sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
+    assert top == ["test_architecture.py", "test_custom_acceptance.py", "test_docs.py",
+                   "test_hostile.py", "test_media_pipeline.py", "test_pipeline.py",
+                   "test_platforms.py"], top

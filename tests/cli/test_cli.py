@@ -11,10 +11,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.depgraph import ROOT as REPO
 from vidlab import __version__
 from vidlab.cli.main import app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HEAVY = ("torch", "torchvision", "pytorch_lightning", "lightning", "mlflow", "great_expectations",
          "decord")
 runner = CliRunner()

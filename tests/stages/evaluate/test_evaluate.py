@@ -13,6 +13,7 @@ import torch
 from sklearn import metrics as skm
 
 from tests.conftest import TEXTURE_MILESTONES, TEXTURE_SPLITS
+from tests.depgraph import ROOT as REPO
 from vidlab import contracts
 from vidlab.config import Params, replace
 from vidlab.models import metrics, registry
@@ -81,7 +82,7 @@ def test_bootstrap_resamples_whole_units_and_is_seeded() -> None:
 def test_perturbations_change_what_they_should() -> None:
     from vidlab import config as params_mod
 
-    params = params_mod.load(Path(__file__).parents[1] / "params.yaml")
+    params = params_mod.load(REPO / "params.yaml")
     rng = np.random.default_rng(0)
     clip = torch.from_numpy(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
     occluded = evaluate.perturb("occlusion", clip, params)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.depgraph import ROOT as REPO
 from vidlab import tracking
 from vidlab.config import Params, replace
 from vidlab.core.errors import DataError
@@ -128,7 +129,7 @@ def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
     import mlflow
     import yaml
 
-    raw = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
     p = setup["params"]
     for section in ("clips", "loader"):
         raw[section] = json.loads(json.dumps(getattr(p, section).model_dump(mode="json")))

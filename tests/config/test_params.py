@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.depgraph import ROOT as REPO
 from vidlab import config as params_mod
 from vidlab.core.errors import ParamsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def repo_params() -> dict:
