@@ -27,7 +27,10 @@ def quiet_libraries() -> None:
     for message in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message.replace("(", r"\(")
                                 .replace(")", r"\)"))
-        entry = f"ignore:{message}"
+        # PYTHONWARNINGS splits entries on commas and matches a message by its start, so the
+        # entry keeps the message up to its first comma (a comma would make Python print
+        # "Invalid -W option ignored" in every process started with it)
+        entry = f"ignore:{message.split(',')[0]}"
         if entry not in inherited:
             inherited.append(entry)
     os.environ["PYTHONWARNINGS"] = ",".join(inherited)

@@ -204,5 +204,11 @@ def test_library_chatter_is_filtered_unless_verbose(tmp_path: Path) -> None:
                                           if k not in ("MLFLOW_LOGGING_LEVEL", "PYTHONWARNINGS")})
     text = out.stdout + out.stderr
     assert "own line" in text
+    # what quiet_libraries leaves in PYTHONWARNINGS must not make child interpreters complain
+    child = subprocess.run([sys.executable, "-c", "import os; from vidlab.core.quiet import "
+                            "quiet_libraries; quiet_libraries(); import subprocess, sys; "
+                            "subprocess.run([sys.executable, '-c', 'pass'], check=True)"],
+                           capture_output=True, text=True, check=True)
+    assert "Invalid -W option" not in child.stderr, child.stderr
     for chatter in ("Creating initial MLflow database tables", "litlogger", "LeafSpec"):
         assert chatter not in text, chatter
