@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 
 # logger names whose INFO lines are banners, tips and housekeeping, not results
@@ -25,8 +26,7 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     inherited = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
     for message in KNOWN_WARNINGS:
-        warnings.filterwarnings("ignore", message=message.replace("(", r"\(")
-                                .replace(")", r"\)"))
+        warnings.filterwarnings("ignore", message=re.escape(message))
         # PYTHONWARNINGS splits entries on commas and matches a message by its start, so the
         # entry keeps the message up to its first comma (a comma would make Python print
         # "Invalid -W option ignored" in every process started with it)
