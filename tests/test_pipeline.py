@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 from tests.mutations import assert_each_fault_moves_only_its_item
 from tests.story import assert_one_story
+from vidlab.models.registry import EVALUATED
 
 
 @pytest.fixture
@@ -230,19 +231,42 @@ def assert_runs_served_by_mlflow_ui(project: Path) -> None:
             runs = json.loads(response.read())["runs"]
         tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
         models = {t.get("vidlab.model"): r for t, r in zip(tags, runs, strict=True)}
-        assert {"center_frame", "pool2d", "r2plus1d"} <= set(models)
+        assert set(EVALUATED) <= set(models)
+        exp_tags = {t["key"]: t["value"] for t in experiment["experiment"].get("tags", [])}
+        assert exp_tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
         parents = {t.get("mlflow.parentRunId") for t in tags if t.get("vidlab.model")}
         assert len(parents) == 1 and None not in parents  # side by side under one pipeline run
-        for model in ("center_frame", "pool2d", "r2plus1d"):
+        for model in EVALUATED:
             run_id = models[model]["info"]["run_id"]
             assert models[model]["info"]["status"] == "FINISHED"
             metrics = {m["key"] for m in models[model]["data"]["metrics"]}
-            assert {"val/video_acc", "train/loss", "best_val_video_acc"} <= metrics
+            summary = {key for key in metrics if not key.startswith("epoch/")}
+            # one validation video accuracy, named alike in every model (classical included);
+            # the per-epoch history is under epoch/ and looks like nothing else
+            assert [k for k in summary if "val" in k and "acc" in k] == ["val_video_acc"], metrics
+            assert {"test_video_acc", "test_video_acc_lo", "test_video_acc_hi", "test_video_f1",
+                    "test_video_auroc"} <= summary
+            assert len(summary) <= 15  # the compare view is a short list
+            run_tags = {t["key"]: t["value"] for t in models[model]["data"]["tags"]}
+            assert "Test video accuracy" in run_tags["mlflow.note.content"]
+            top = get("/api/2.0/mlflow/artifacts/list", run_id=run_id)["files"]
+            assert "evaluation.png" in {f["path"] for f in top if not f["is_dir"]}
+            if model == "classical":
+                continue
+            assert {"epoch/val_video_acc", "epoch/train_loss"} <= metrics
             history = get("/api/2.0/mlflow/metrics/get-history", run_id=run_id,
-                          metric_key="val/video_acc")["metrics"]
+                          metric_key="epoch/val_video_acc")["metrics"]
             assert len(history) == 2  # one per epoch (train.epochs: 2)
             files = get("/api/2.0/mlflow/artifacts/list", run_id=run_id, path="model")["files"]
             assert [f["path"] for f in files] == ["model/model.pt"]
+        parent = get("/api/2.0/mlflow/runs/get", run_id=parents.pop())["run"]
+        parent_metrics = {m["key"]: m["value"] for m in parent["data"]["metrics"]}
+        assert {"videos", "quarantined", "train_videos", "best_test_video_acc",
+                "go"} <= set(parent_metrics)
+        # its duration spans the model stages up to the card, not the instant it was created
+        assert int(parent["info"]["end_time"]) - int(parent["info"]["start_time"]) > 1000
+        assert "readiness" in {t["key"]: t["value"] for t in parent["data"]["tags"]}[
+            "mlflow.note.content"]
         with urllib.request.urlopen(base + "/", timeout=30) as response:
             assert response.status == 200 and b"<html" in response.read().lower()
     finally:
@@ -260,9 +284,14 @@ def assert_metrics_and_plots_tracked(project: Path) -> None:
     matrices and ROC curves; a training param changed with `dvc exp run` shows in
     `dvc metrics diff`."""
     models = ("center_frame", "pool2d", "r2plus1d")
+    printed = run(["dvc", "metrics", "show"], project)
+    assert max(len(line) for line in printed.splitlines()) <= 200, printed  # fits a terminal
     shown = next(iter(_json(run(["dvc", "metrics", "show", "--json"], project)).values()))
     for model in models:
-        assert shown["data"][f"reports/metrics/{model}.json"]["data"]["test"]["video"]["acc"]
+        headline = shown["data"][f"reports/metrics/{model}.headline.json"]["data"]
+        assert {"val_acc", "acc", "acc_lo", "acc_hi", "f1", "auc"} <= set(headline)
+    for stage in ("probe", "dedup", "split", "clips", "validation"):
+        assert "videos" in shown["data"][f"reports/{stage}/headline.json"]["data"]
     table = (project / "reports" / "models.md").read_text()
     assert all(f"| `{model}` |" in table for model in models)
     run(["dvc", "plots", "show", "-o", str(project.parent / "plots_html")], project)
@@ -272,17 +301,31 @@ def assert_metrics_and_plots_tracked(project: Path) -> None:
     # DVC names each line by the file, shortened to what tells the files apart
     assert all(f"{model}/roc.csv" in page and f"{model}/confusion.csv" in page
                for model in models)
+    assert_offline_page(page)
+    assert all(f"{model}_summary.png" in page for model in models)  # the images, beside
 
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline results"], project)
-    before = shown["data"]["reports/metrics/pool2d.json"]["data"]["val"]["clip"]["acc"]["value"]
+    before = shown["data"]["reports/metrics/pool2d.headline.json"]["data"]["val_acc"]
     out = run(["dvc", "exp", "run", "-S", "train.lr=0.0003", "-S", "train.epochs=1"], project)
     assert "Running stage 'train@pool2d'" in out and "Running stage 'evaluate@pool2d'" in out
+    printed = run(["dvc", "metrics", "diff"], project)
+    assert max(len(line) for line in printed.splitlines()) <= 200, printed
     diff = _json(run(["dvc", "metrics", "diff", "--json"], project))
-    changed = diff["reports/metrics/pool2d.json"]  # {"val.clip.acc.value": {old, new, diff}}
+    changed = diff["reports/metrics/pool2d.headline.json"]  # {"val_acc": {old, new, diff}}
     assert any(v.get("old") != v.get("new") for v in changed.values())
-    if "val.clip.acc.value" in changed:
-        assert changed["val.clip.acc.value"]["old"] == before
+    if "val_acc" in changed:
+        assert changed["val_acc"]["old"] == before
+
+
+def assert_offline_page(page: str) -> None:
+    """No script or stylesheet from the network: the page renders on an offline machine."""
+    import re
+
+    remote = re.findall(r"<(?:script|link|img)[^>]*(?:src|href)=[\"']?(?:https?:)?//[^>]*>",
+                        page, flags=re.IGNORECASE)
+    assert not remote, remote[:3]
+    assert "vega-embed" in page  # inlined by .dvc/plots/offline.html
 
 
 def assert_card_counts_and_no_go_items(project: Path) -> None:

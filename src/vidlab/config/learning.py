@@ -98,7 +98,7 @@ class TrainParams(Section):
     optimizer: Literal["adamw", "sgd"] = "adamw"
     schedule: Literal["onecycle", "cosine", "none"] = "onecycle"
     balance: Literal["weights", "sampler", "none"] = "weights"
-    monitor: Literal["val/video_acc", "val/acc"] = "val/video_acc"
+    monitor: Literal["epoch/val_video_acc", "epoch/val_clip_acc"] = "epoch/val_video_acc"
     patience: Int = Field(15, ge=1, le=10000)
     depth: Int = Field(1, ge=1, le=8)
     width: Int = Field(32, ge=4, le=512)
@@ -170,6 +170,8 @@ class EdaParams(Section):
     gifs_per_class: Int = Field(3, ge=0, le=32)
     gif_frames: Int = Field(16, ge=2, le=256)
     outliers: Int = Field(4, ge=1, le=64)
+    # |robust z| above this marks an outlier; 3.5 is Iglewicz and Hoaglin's usual cut-off
+    outlier_z: Float = Field(3.5, ge=1.0, le=100.0)
     redecode: Int = Field(8, ge=0, le=100_000)
     odd_fps_tolerance: Float = Field(0.1, ge=0.0, le=10.0)
     embedding_model: Network = "pool2d"

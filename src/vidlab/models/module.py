@@ -1,8 +1,10 @@
 """`ClipClassifier`: the one LightningModule every baseline trains in (the network is injected).
 
-Metric names follow ``<split>/<name>``: ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``
-(clip level) and ``val/video_acc`` (softmax averaged over a video's clips, then argmax), the
-number a paper reports.
+Per-epoch metrics are the training history and all start ``epoch/``: ``epoch/train_loss``,
+``epoch/train_clip_acc``, ``epoch/val_loss``, ``epoch/val_clip_acc`` (clip level) and
+``epoch/val_video_acc`` (softmax averaged over a video's clips, then argmax). The train stage logs
+the best checkpoint's score once, without the prefix (``val_video_acc``), so the history and the
+number a paper reports never look alike in MLflow.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ class ClipClassifier(pl.LightningModule):
         acc = (logits.argmax(1) == batch["label"]).float().mean()
         size = len(batch["label"])
         self.samples_seen += size
-        self.log("train/loss", loss, on_epoch=True, on_step=False, batch_size=size,
+        self.log("epoch/train_loss", loss, on_epoch=True, on_step=False, batch_size=size,
                  sync_dist=True)
-        self.log("train/acc", acc, on_epoch=True, on_step=False, batch_size=size,
+        self.log("epoch/train_clip_acc", acc, on_epoch=True, on_step=False, batch_size=size,
                  sync_dist=True)
         return loss
 
@@ -66,10 +68,10 @@ class ClipClassifier(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self(batch["video"])
         size = len(batch["label"])
-        self.log("val/loss", self._loss(logits, batch["label"]), on_epoch=True, batch_size=size,
-                 sync_dist=True)
-        self.log("val/acc", (logits.argmax(1) == batch["label"]).float().mean(), on_epoch=True,
+        self.log("epoch/val_loss", self._loss(logits, batch["label"]), on_epoch=True,
                  batch_size=size, sync_dist=True)
+        self.log("epoch/val_clip_acc", (logits.argmax(1) == batch["label"]).float().mean(),
+                 on_epoch=True, batch_size=size, sync_dist=True)
         self._val["probs"].append(logits.softmax(1).detach().cpu())
         self._val["labels"].append(batch["label"].detach().cpu())
         self._val["videos"].extend(batch["video_id"])
@@ -79,7 +81,7 @@ class ClipClassifier(pl.LightningModule):
             return
         accuracy = video_accuracy(torch.cat(self._val["probs"]), torch.cat(self._val["labels"]),
                                   self._val["videos"])
-        self.log("val/video_acc", accuracy, sync_dist=True, prog_bar=True)
+        self.log("epoch/val_video_acc", accuracy, sync_dist=True, prog_bar=True)
         self._val.clear()
 
     def configure_optimizers(self):

@@ -10,6 +10,12 @@ from vidlab.core.errors import DataError
 MODELS = NETWORKS  # the networks, declared once in config (params choose among them)
 CLASSICAL = "classical"  # the classical-feature baseline, evaluated alike
 EVALUATED = (*MODELS, CLASSICAL)
+SUMMARY = {  # one line per evaluated model: its MLflow run's description
+    "center_frame": "Center-frame baseline: a 2D CNN on each clip's middle frame.",
+    "pool2d": "2D + pooling baseline: a 2D CNN on every frame, features averaged over time.",
+    "r2plus1d": "R(2+1)D: a video network with factorised spatial and temporal convolutions.",
+    CLASSICAL: "Classical baseline: colour histograms and motion energy, logistic regression.",
+}
 
 
 

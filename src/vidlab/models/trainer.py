@@ -43,6 +43,39 @@ def _bar():
     return Bar()
 
 
+def epoch_logger(tracking_uri: str, run_id: str):
+    """Lightning's MLflow logger with the epoch as each metric's step, and without Lightning's own
+    ``epoch`` metric (a second copy of the step that would sit among the run's summary
+    metrics): the history reads per epoch under ``epoch/…`` and nothing else."""
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    class EpochLogger(MLFlowLogger):
+        def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+            metrics = dict(metrics)
+            epoch = metrics.pop("epoch", None)
+            if metrics:
+                super().log_metrics(metrics, step=int(epoch) if epoch is not None else step)
+
+    return EpochLogger(tracking_uri=tracking_uri, run_id=run_id, log_model=False)
+
+
+def history():
+    """A callback that keeps every training epoch's logged metrics (after validation), as
+    ``[{"epoch": 0, "epoch/val_video_acc": ...}, ...]`` in its ``epochs`` list."""
+    import pytorch_lightning as pl
+
+    class History(pl.Callback):
+        def __init__(self) -> None:
+            self.epochs: list[dict] = []
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:  # validation has run
+            scores = {k: round(float(v), 4) for k, v in sorted(trainer.callback_metrics.items())
+                      if k.startswith("epoch/")}
+            self.epochs.append({"epoch": int(trainer.current_epoch), **scores})
+
+    return History()
+
+
 def classifier(net, params: Params, *, class_weights: list[float] | None = None,
                schedule: str | None = None, weight_decay: float | None = None):
     """``net`` in a :class:`~vidlab.models.module.ClipClassifier` configured from ``train`` params.

@@ -6,6 +6,7 @@ The public names of versions and runs are available here as ``tracking.<name>``.
 """
 
 from vidlab.tracking.runs import (
+    NOTE,
     PARENT_RUN_ENV,
     TAG_COMMIT,
     TAG_DIRTY,
@@ -13,6 +14,8 @@ from vidlab.tracking.runs import (
     TAG_PIPELINE,
     TAG_PROCESSED,
     TAG_VERSION,
+    close_pipeline,
+    describe,
     find_run,
     parent_run_id_from_env,
     pipeline_parent,
@@ -36,8 +39,9 @@ from vidlab.tracking.versions import (
 )
 
 __all__ = [
-    "PARENT_RUN_ENV", "TAG_COMMIT", "TAG_DIRTY", "TAG_FINGERPRINT", "TAG_PIPELINE",
-    "TAG_PROCESSED", "TAG_VERSION", "content_hash", "data_version", "data_version_of",
+    "NOTE", "PARENT_RUN_ENV", "TAG_COMMIT", "TAG_DIRTY", "TAG_FINGERPRINT", "TAG_PIPELINE",
+    "TAG_PROCESSED", "TAG_VERSION", "close_pipeline", "content_hash", "data_version",
+    "data_version_of", "describe",
     "dvc_fingerprint", "find_run", "git", "git_commit", "lock_outs", "outs_fingerprint",
     "parent_run_id_from_env", "pipeline_outputs", "pipeline_parent", "read_lock", "run_commits",
     "server_command", "standard_tags", "start_run", "tracking_uri",

@@ -53,6 +53,12 @@ TAG_DIRTY = "vidlab.git_dirty"
 TAG_VERSION = "vidlab.version"
 TAG_FINGERPRINT = "vidlab.dataset_fingerprint"
 TAG_PROCESSED = "vidlab.processed_fingerprint"
+NOTE = "mlflow.note.content"  # the run's description, shown on its page in the UI
+
+
+def describe(summary: str, detail: str) -> str:
+    """A run's description: what it is, then how this run went (Markdown, two short lines)."""
+    return f"{summary}\n\n{detail}"
 
 
 def tracking_uri(params: TrackingParams | None = None, root: Path | None = None) -> str:
@@ -275,6 +281,36 @@ def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None
     run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{key[:8]}", tags=tags)
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
+
+
+def close_pipeline(params: TrackingParams, *, fingerprint: str, processed: str,
+                   metrics: dict[str, float], note: str, root: Path | None = None) -> str | None:
+    """Give the newest parent run of this data (dataset and processed fingerprints) the
+    pipeline's summary metrics and a description, and end it now, so its duration spans the
+    model stages up to the card. Returns its id, or None when no parent run carries this data
+    (nothing is created)."""
+    import time
+
+    import mlflow
+    from mlflow.entities import Metric
+
+    uri = tracking_uri(params, root)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(params.experiment)
+    if experiment is None:
+        return None
+    where = (_tag_filter({TAG_FINGERPRINT: fingerprint, TAG_PROCESSED: processed})
+             + f" and tags.`{TAG_PIPELINE}` LIKE '%'")
+    found = client.search_runs([experiment.experiment_id], filter_string=where,
+                               order_by=["attributes.start_time DESC"], max_results=1)
+    if not found:
+        return None
+    run_id, stamp = found[0].info.run_id, int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0)
+                                      for k, v in sorted(metrics.items())])
+    client.set_tag(run_id, NOTE, note)
+    client.set_terminated(run_id, "FINISHED", end_time=stamp)
+    return run_id
 
 
 def _descends_from(run: mlflow.entities.Run, ancestor_id: str) -> bool:

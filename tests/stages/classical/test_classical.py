@@ -134,4 +134,6 @@ def test_classical_stage_then_evaluate_like_the_networks(texture_project: dict) 
     run = client.get_run(result["run_id"])
     assert run.data.tags["vidlab.model"] == CLASSICAL
     assert run.data.tags[TAG_WEIGHTS] == sha256_file(out / "model.pt")
-    assert "test/video/acc" in run.data.metrics  # evaluate logged onto the classical run
+    assert "test_video_acc" in run.data.metrics  # evaluate logged onto the classical run
+    assert run.data.metrics["val_video_acc"] == result["val_video_acc"]  # the name all models use
+    assert run.data.tags["mlflow.note.content"].startswith("Classical baseline")

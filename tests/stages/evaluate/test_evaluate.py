@@ -16,6 +16,7 @@ from tests.conftest import TEXTURE_MILESTONES, TEXTURE_SPLITS
 from tests.depgraph import ROOT as REPO
 from vidlab import contracts
 from vidlab.config import Params, replace
+from vidlab.contracts.headline import MODEL_KEYS as HEADLINE_KEYS
 from vidlab.models import metrics, registry
 from vidlab.stages.compare import stage as compare_stage
 from vidlab.stages.evaluate import stage as evaluate
@@ -136,13 +137,26 @@ def test_recomputing_from_the_predictions_csv_gives_the_reported_numbers(evaluat
                        "auroc": skm.roc_auc_score(truth, probs[:, 1])}
             for name, value in numbers.items():
                 assert saved[split][level][name]["value"] == pytest.approx(value, abs=1e-4)
-                logged = run.data.metrics[f"{split}/{level}/{name}"]  # on the training run
-                assert logged == pytest.approx(value, abs=1e-4)
+                if (split, level) == ("test", "video"):  # on the training run: test, per video
+                    short = {"macro_f1": "f1"}.get(name, name)
+                    logged = run.data.metrics[f"test_video_{short}"]
+                    assert logged == pytest.approx(value, abs=1e-4)
             score = saved[split][level]["acc"]
             assert score["low"] <= score["value"] <= score["high"]
             assert saved[split][level]["units"] == TEXTURE_SPLITS[split] // 2  # subject groups
     # the subject ids never reach the predictions
     assert not table["video_id"].str.startswith("s").any()
+    # the headline DVC shows: the same numbers under the shared short names
+    headline = json.loads((reports / "metrics" / "pool2d.headline.json").read_text())
+    test = saved["test"]["video"]
+    assert headline["acc"] == test["acc"]["value"] and headline["acc_lo"] == test["acc"]["low"]
+    assert headline["f1"] == test["macro_f1"]["value"]
+    assert headline["val_acc"] == saved["val"]["video"]["acc"]["value"]
+    assert set(headline) <= set(HEADLINE_KEYS)
+    # MLflow: a short list, the same names for every model
+    assert {k for k in run.data.metrics if not k.startswith("epoch/")} <= {
+        "val_video_acc", "best_epoch", "epochs", *(f"test_video_{m}{s}" for m in (
+            "acc", "f1", "auroc") for s in ("", "_lo", "_hi"))}
 
 
 def test_subgroups_robustness_plots_and_mlflow_artifacts(evaluated: dict) -> None:
@@ -163,7 +177,8 @@ def test_subgroups_robustness_plots_and_mlflow_artifacts(evaluated: dict) -> Non
     client = mlflow.MlflowClient(tracking_uri=params.tracking.uri)
     logged = {a.path for a in client.list_artifacts(evaluated["run_id"], "evaluation")}
     assert {"evaluation/pool2d.csv", "evaluation/pool2d.json", "evaluation/plots"} <= logged
-    assert "robust/occlusion/acc_change" in client.get_run(evaluated["run_id"]).data.metrics
+    top = {a.path for a in client.list_artifacts(evaluated["run_id"]) if not a.is_dir}
+    assert "evaluation.png" in top  # the same top-level path in every model's run
 
 
 def test_compare_table_lists_every_model(evaluated: dict, tmp_path: Path) -> None:

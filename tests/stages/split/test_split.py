@@ -19,7 +19,7 @@ from vidlab.stages.split import stage as split
 
 N_SUBJECTS = 30
 REPORT_FILES = ("summary.json", "leakage.json", "distributions.json", "distributions.png",
-                "split.md")
+                "split.md", "headline.json")
 
 
 def metadata(n_subjects: int = N_SUBJECTS, *, seed: int = 0) -> pd.DataFrame:

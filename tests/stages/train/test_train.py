@@ -51,7 +51,9 @@ def test_every_baseline_trains_and_nests_under_one_pipeline_run(setup: dict,
         result = fit(setup, model, tmp_path / "models" / model)
         runs[model] = result["run_id"]
         metrics = json.loads((tmp_path / "models" / model / "metrics.json").read_text())
-        assert 0.0 <= metrics["best_val_video_acc"] <= 1.0 and metrics["epochs"] >= 1
+        assert 0.0 <= metrics["val_video_acc"] <= 1.0 and metrics["epochs"] >= 1
+        best = metrics["history"][metrics["best_epoch"]]  # the best epoch's own score
+        assert best["epoch/val_video_acc"] == metrics["val_video_acc"] == metrics["monitor_best"]
         state = torch.load(tmp_path / "models" / model / "model.pt", weights_only=True)
         registry.build_network(model, setup["params"]).load_state_dict(state)  # a plain state dict
     client = mlflow.MlflowClient(tracking_uri=setup["params"].tracking.uri)
@@ -65,8 +67,14 @@ def test_every_baseline_trains_and_nests_under_one_pipeline_run(setup: dict,
             setup["root"] / "metadata.csv")
         assert run.data.tags["vidlab.processed_fingerprint"].startswith("pd-")
         assert run.data.params["train.lr"] == str(setup["params"].train.lr)
-        history = client.get_metric_history(run.info.run_id, "val/video_acc")
+        history = client.get_metric_history(run.info.run_id, "epoch/val_video_acc")
         assert len(history) == 2  # one value per epoch
+        # the best checkpoint's score once, under the name every model's run uses
+        assert len(client.get_metric_history(run.info.run_id, "val_video_acc")) == 1
+        summary = {k for k in run.data.metrics if not k.startswith("epoch/")}
+        assert summary == {"val_video_acc", "best_epoch", "epochs"}
+        assert run.data.tags["mlflow.note.content"].startswith(
+            registry.SUMMARY[run.data.tags["vidlab.model"]])
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
         assert artifacts == {"model/model.pt"}
         assert {a.path for a in client.list_artifacts(run.info.run_id, "pipeline")} == {
@@ -159,14 +167,15 @@ def test_two_process_ddp_on_cpu_trains_both_ranks_and_logs_one_run(setup: dict,
     assert len(runs) == 1  # rank 1 logged nothing
     (run,) = runs
     assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
-    assert client.get_metric_history(run.info.run_id, "val/video_acc")
+    assert client.get_metric_history(run.info.run_id, "epoch/val_video_acc")
     assert done.stdout.count("train center_frame:") == 1  # rank 1 does not report either
 
 
 def test_the_training_bar_shows_metrics_without_v_num(clip_params: Params, tmp_path: Path,
                                                        monkeypatch) -> None:
     """Lightning's bar adds the logger's version number (``v_num``), which means nothing to a
-    researcher; vidlab's bar drops it and keeps the logged metrics (val/video_acc is prog_bar)."""
+    researcher; vidlab's bar drops it and keeps the logged metrics (epoch/val_video_acc is
+    prog_bar)."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import TQDMProgressBar
     from pytorch_lightning.loggers import CSVLogger

@@ -11,60 +11,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from vidlab import contracts
+from tests.stages.validate.conftest import manifest, metadata
 from vidlab.config import replace
 from vidlab.core.errors import DataError
-from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.media.probe import MANIFEST_COLUMNS
-from vidlab.stages.validate import stage as validate
-
-N = 40
-
-
-def metadata(n: int = N) -> pd.DataFrame:
-    rows = []
-    for k in range(n):
-        rows.append({
-            "video_id": f"v{k:04d}", "filename": f"v{k:04d}.mp4", "subject_id": f"s{k % 8}",
-            "child_age": str(6 + k % 24), "age_group": "", "milestone_id": f"M_{6 + k % 24}M_001",
-            "milestone_age": str(6 + k % 24), "domain": ["motor", "language", "social",
-                                                         "cognitive"][k % 4],
-            "label": ["achieved", "not_achieved"][k % 2], "recorded_period": "2024-Q1",
-            "size_bytes": "1000", "sha256": f"{k:064x}",
-        })
-    return pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
-
-
-def manifest(meta: pd.DataFrame) -> pd.DataFrame:
-    """A clean manifest for ``meta``: every video decodes fully at 15 fps, 128x96."""
-    good = {"status": "ok", "duration_s": 3.0, "fps_avg": 15.0, "width": 128, "height": 96,
-            "frames_declared": 45, "frames_decoded": 45, "codec": "h264"}
-    frame = pd.DataFrame({c: [good.get(c)] * len(meta) for c in MANIFEST_COLUMNS})
-    frame["video_id"] = meta["video_id"].to_numpy()
-    return frame
-
-
-@pytest.fixture
-def stage(tmp_path: Path, params):
-    """Write the inputs and return a function running the stage on them."""
-
-    def go(meta: pd.DataFrame, probed: pd.DataFrame | None = None, *, quarantined: int = 0,
-           rows_read: int | None = None, run_params=None, suites: Path | None = None) -> dict:
-        meta.to_csv(tmp_path / "metadata.csv", index=False)
-        (manifest(meta) if probed is None else probed).to_parquet(tmp_path / "m.parquet")
-        pd.DataFrame(columns=list(QUARANTINE_COLUMNS)).to_csv(tmp_path / "qi.csv", index=False)
-        contracts.write(tmp_path / "ingest.json", contracts.IngestCounts, {
-            "rows_read": rows_read or len(meta) + quarantined, "quarantined_rows": quarantined,
-            "problems_by_reason": {"missing_file": quarantined} if quarantined else {},
-            "files_without_rows": 0})
-        return validate.run(run_params or params, metadata_csv=tmp_path / "metadata.csv",
-                            manifest=tmp_path / "m.parquet", ingest_quarantine=tmp_path / "qi.csv",
-                            ingest_report=tmp_path / "ingest.json",
-                            suites=suites or ROOT / "expectations",
-                            quarantine=tmp_path / "q.csv", reports=tmp_path / "reports")
-
-    go.tmp = tmp_path
-    return go
 
 
 def quarantined(tmp: Path) -> list[tuple[str, str]]:
@@ -76,14 +25,18 @@ def test_clean_data_passes_and_builds_data_docs(stage) -> None:
     import hashlib
 
     def digest() -> dict[str, str]:
-        docs = stage.tmp / "reports"
-        return {str(p.relative_to(docs)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(docs.rglob("*")) if p.is_file()}
+        reports = stage.tmp / "reports"
+        return {p.relative_to(reports).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(reports.rglob("*")) if p.is_file()
+                and p.relative_to(reports).parts[0] != "docs"}
 
     stage(metadata())
     first = digest()
     summary = stage(metadata())
-    assert digest() == first  # reruns are byte-identical, Data Docs included
+    # reruns write every output byte for byte but the Data Docs, which show when they ran
+    assert digest() == first
+    assert set(first) == {"headline.json", "index.html", "quarantine.csv", "results.json",
+                          "summary.json"}
     assert summary["passed"] and summary["expectations_failed"] == 0
     assert summary["expectations"] == 22
     index = stage.tmp / "reports" / "docs" / "index.html"
@@ -213,21 +166,30 @@ def test_suite_mistakes_are_refused(stage, tmp_path: Path) -> None:
 
 
 def test_data_docs_render_in_chromium(stage, tmp_path: Path) -> None:
+    """The pages as a browser without a network shows them (every host name fails to resolve)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("Chromium is not installed (apt-get install chromium to run this check)")
-    stage(metadata())
+    meta = metadata()
+    meta.loc[7, ["child_age", "milestone_age"]] = ["3", "30"]  # a warning on one row
+    stage(meta)
+    reports = stage.tmp / "reports"
+
+    def chromium(page: Path, *args: str) -> str:
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--no-first-run",
+             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
+             *args, page.as_uri()], check=True, capture_output=True, text=True,
+            timeout=120).stdout
+
     shot = tmp_path / "docs.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                    f"--screenshot={shot}", "--window-size=1200,900",
-                    (stage.tmp / "reports" / "docs" / "index.html").as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    chromium(reports / "docs" / "index.html", f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.stat().st_size > 10_000
-    dump = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
-                           "--disable-background-networking", "--no-first-run",
-                           f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom",
-                           (stage.tmp / "reports" / "index.html").as_uri()],
-                          check=True, capture_output=True, text=True, timeout=120).stdout
+    index = chromium(reports / "docs" / "index.html", "--dump-dom")
+    assert index.count('href="validations/') == 3 and index.count('href="expectations/') == 3
+    (result,) = (reports / "docs" / "validations" / "labels").rglob("*.html")
+    page = chromium(result, "--dump-dom")  # GX's content, and our stand-in script ran
+    assert 'class="vidlab-js"' in page and "Run Time" in page and "v0007" in page
+    dump = chromium(reports / "index.html", "--dump-dom")
     assert "Validation PASSED" in dump and "labels.expect_column_values_to_be_between" in dump

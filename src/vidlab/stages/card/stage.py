@@ -22,6 +22,7 @@ eighth item, `card_complete`, which judges the card.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,8 @@ PARAMS = Declaration(
              "sanity.models", "sanity.learning_accuracy", "train.balance", "card"),
     runtime=("tracking",),  # which MLflow runs carry this data (their commits), not the data
 )
+
+log = logging.getLogger(__name__)
 
 
 class ReadinessError(VidlabError):
@@ -236,6 +239,50 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> Card:
     return Card("\n".join(lines) + "\n", tuple(rendered), without_input)
 
 
+def pipeline_metrics(inputs: Inputs, result: dict) -> dict[str, float]:
+    """What the pipeline's parent MLflow run shows: the data's main counts, the verdict, and the
+    best test video accuracy of the evaluated models (each model's own run holds its scores)."""
+    out: dict[str, float] = {"go": float(result["verdict"] == "Go")}
+    if inputs.probe:
+        out["videos"] = inputs.probe.videos
+    if inputs.validation is not None:
+        out["quarantined"] = (inputs.validation.quarantined_by_ingest
+                              + inputs.validation.quarantined_by_validate)
+    if inputs.dedup is not None:
+        out["duplicate_videos"] = inputs.dedup.videos_in_clusters
+    if inputs.split is not None:
+        for name, part in inputs.split.splits.items():
+            out[f"{name}_videos"] = part.videos
+    tests = [m.test.video.acc.value for m in inputs.metrics.values()
+             if m.test is not None and m.test.video.acc.value is not None]
+    if tests:
+        out["best_test_video_acc"] = max(tests)
+    return out
+
+
+def _close_pipeline_run(inputs: Inputs, result: dict) -> None:
+    """Summary metrics, a description and an end time on this data's parent MLflow run."""
+    from mlflow.exceptions import MlflowException
+
+    from vidlab import tracking
+    from vidlab.tracking.pipeline import DATA_OUTS
+
+    dataset = inputs.summary.dataset_fingerprint if inputs.summary else None
+    processed = tracking.outs_fingerprint(inputs.outs, DATA_OUTS)
+    if not (dataset and processed):
+        return
+    metrics = pipeline_metrics(inputs, result)
+    note = (f"One `dvc repro` of the pipeline on data {dataset}: readiness "
+            f"**{result['verdict']}**; {int(metrics.get('videos', 0))} videos probed. Its child "
+            "runs are the models (test scores as `test_video_*`, the plot as `evaluation.png`) "
+            "and the sanity checks; the card is `reports/DATASET_CARD.md`.")
+    try:
+        tracking.close_pipeline(inputs.params.tracking, fingerprint=dataset, processed=processed,
+                                metrics=metrics, note=note, root=inputs.root)
+    except (MlflowException, OSError) as exc:  # the store is a view; the card stands without it
+        log.warning("card: could not update the pipeline's MLflow run: %s", exc)
+
+
 def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Path,
         metadata: Path, duplicates: Path, lock: Path, models: list[str], card: Path,
         readiness_json: Path, clips: Path | None = None) -> dict:
@@ -258,6 +305,7 @@ def run(params: Params, *, root: Path, reports: Path, manifest: Path, splits: Pa
     atomic_write_text(Path(card), text)
     contracts.write(Path(readiness_json), contracts.Readiness, result, indent=2, default=str)
     atomic_write_text(Path(readiness_json).with_suffix(".md"), readiness_md(result))
+    _close_pipeline_run(inputs, result)
     if result["failed"] and params.card.fail_on_nogo:
         raise ReadinessError(f"Readiness is No-Go on {', '.join(result['failed'])} "
                              f"(card.fail_on_nogo is true); see "

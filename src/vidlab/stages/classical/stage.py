@@ -136,7 +136,7 @@ def run(params: Params, *, splits: Path, clips: Path, out: Path,
     from vidlab.core.paths import project_root
     from vidlab.data.datamodule import VideoDataModule
     from vidlab.models.classical import feature_names
-    from vidlab.models.registry import CLASSICAL
+    from vidlab.models.registry import CLASSICAL, SUMMARY
     from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
 
     root = Path(root) if root is not None else project_root()
@@ -163,9 +163,12 @@ def run(params: Params, *, splits: Path, clips: Path, out: Path,
                            "classical.motion_grid": k.motion_grid, "classical.c": k.c,
                            "classical.max_iter": k.max_iter, "train.balance": params.train.balance,
                            "base.seed": params.base.seed, "base.target": params.base.target,
-                           "features": result["features"]})
-        mlflow.log_metrics({name: value for name, value in result.items()
-                            if isinstance(value, int | float)})
+                           "features": result["features"], "train_clips": result["train_clips"],
+                           "iterations": iterations})
+        mlflow.log_metrics({name: result[name] for name in ("val_video_acc", "train_video_acc")})
+        mlflow.set_tag(tracking.NOTE, tracking.describe(
+            SUMMARY[CLASSICAL], f"{result['features']} features, {iterations} iterations of "
+                                "L-BFGS; scored by `vidlab evaluate --model classical`."))
         mlflow.log_dict({"features": feature_names(k.hist_bins, k.motion_grid)},
                         "model/features.json")
         mlflow.log_artifact(str(staged), artifact_path="model")

@@ -34,6 +34,7 @@ import pandas as pd
 from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, ClipsParams, Params
 from vidlab.config.declare import Declaration
+from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError, ParamsError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import track, worker_count
@@ -93,6 +94,7 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
     with OutputSet(Path(out).parent / f"{JOURNAL_PREFIX}clips.json") as outputs:
         tmp = outputs.folder(Path(out), marker=MARKER)
         summary_tmp = outputs.file(Path(reports) / "summary.json")
+        headline_tmp = outputs.file(Path(reports) / "headline.json")
         outcomes = run_isolated(_item, jobs, workers=worker_count(p.workers, len(jobs)),
                                 timeout_s=p.timeout_s)
         for outcome in track(outcomes, total=len(jobs), desc="clips"):
@@ -111,6 +113,9 @@ def run(params: Params, *, splits: Path, out: Path, reports: Path) -> dict:
         contracts.write(summary_tmp, contracts.ClipsSummary,
                         {k: v for k, v in summary.items() if k != "params"}, atomic=False,
                         indent=2)
+        write_headline(headline_tmp, {
+            "videos": sum(s["videos"] for s in summary["splits"].values()),
+            "flagged": len(summary["failed"])}, atomic=False)
     if failed:
         log.warning("%d video(s) could not be decoded and were left out of the clips cache; "
                     "see 'failed' in %s.", len(failed), Path(out) / "clips.json")

@@ -31,6 +31,7 @@ import pandas as pd
 from vidlab import contracts
 from vidlab.config import DedupParams, Params
 from vidlab.config.declare import Declaration
+from vidlab.contracts.headline import write_headline
 from vidlab.core.fsutil import atomic_dir
 from vidlab.core.progress import track, worker_count
 from vidlab.data.usable import read_usable
@@ -144,6 +145,8 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
         for cluster in clusters:
             _sheet(cluster, videos, p, tmp / cluster["sheet"])
     contracts.write(Path(reports) / "summary.json", contracts.DedupSummary, summary, indent=2)
+    write_headline(Path(reports) / "headline.json", {
+        "videos": summary["videos"], "flagged": summary["videos_in_clusters"] + summary["failed"]})
     contracts.write(Path(out), contracts.Duplicates, doc, indent=2)
     if failed:
         log.warning("dedup: %d video(s) could not be hashed and were not compared; see 'failed' "

@@ -6,7 +6,9 @@ For one trained model (``models/<model>/model.pt``) on the cached eval clips of
 * ``reports/predictions/<model>.csv``: one row per clip and one per video (``level``), with the
   pseudonymous video id, split, true and predicted class and every class probability; a video's
   probabilities are the mean of its clips' softmax. Every number below can be recomputed from it.
-* ``reports/metrics/<model>.json`` (a DVC metric): per split and level (clip, video) the metrics of
+* ``reports/metrics/<model>.headline.json`` (the DVC metric): the video-level numbers people
+  compare (:mod:`vidlab.contracts.headline`).
+* ``reports/metrics/<model>.json``: per split and level (clip, video) the metrics of
   :mod:`~vidlab.models.metrics` with bootstrap intervals, the confusion matrix, and the
   robustness table (each test metric under fps jitter, JPEG, blur and occlusion, and its change).
 * ``reports/metrics/<model>.subgroups.json``: the same video-level metrics per value of each
@@ -14,8 +16,10 @@ For one trained model (``models/<model>/model.pt``) on the cached eval clips of
 * ``reports/plots/<model>/``: ``confusion.csv``, ``roc.csv``, ``pr.csv`` (the test split, per
   video; DVC plots read them) and their PNG renderings.
 
-The numbers are also logged on the model's MLflow training run (found by the sha256 of the
-weights it evaluates), with the plots and predictions as artifacts.
+The test scores are also logged on the model's MLflow training run (found by the sha256 of the
+weights it evaluates) as ``test_video_<acc|f1|auroc>`` with ``_lo``/``_hi`` bounds, with the
+plots (``evaluation.png`` at the run's top level, the same path in every model's run, so MLflow's
+compare view shows them side by side), the full metrics and the predictions as artifacts.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +38,7 @@ import pandas as pd
 from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import LOADING, Declaration
+from vidlab.contracts.headline import model_headline, write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, csv_text, sha256_file
 from vidlab.core.render import save_figure
@@ -255,6 +262,7 @@ def _write(params: Params, model: str, result: dict, subgroups: dict,
     predictions = reports / "predictions" / f"{model}.csv"
     atomic_write_text(predictions, predictions_csv(by_split, classes))
     contracts.write(reports / "metrics" / f"{model}.json", contracts.Metrics, result, indent=2)
+    write_headline(reports / "metrics" / f"{model}.headline.json", model_headline(result))
     atomic_write_text(reports / "metrics" / f"{model}.subgroups.json",
                       json.dumps(subgroups, indent=2) + "\n")
     plots = reports / "plots" / model
@@ -298,24 +306,28 @@ def _draw(plots: Path, model: str, split: str, scores: dict, points: dict,
     save_figure(fig, plots / "summary.png", dpi=100)
 
 
-def flat(result: dict) -> dict[str, float]:
-    """MLflow metric names: ``<split>/<level>/<metric>`` (+ ``_low``/``_high``) and
-    ``robust/<perturbation>/<metric>_change``."""
+MLFLOW_SCORES = (("acc", "acc"), ("macro_f1", "f1"), ("auroc", "auroc"))
+
+
+def run_metrics(result: dict, *, with_val: bool = False) -> dict[str, float]:
+    """The few numbers logged as MLflow metrics: ``test_video_<acc|f1|auroc>`` with
+    ``_lo``/``_hi`` interval bounds (and ``val_video_acc`` when no training run logged it). The
+    rest (clip level, balanced accuracy, AP, ECE, robustness) is in the ``evaluation/metrics.json``
+    artifact, so the compare view is a short list of the same names for every model."""
     out: dict[str, float] = {}
-    for split in ("val", "test"):
-        for level in LEVELS:
-            for metric, value in result.get(split, {}).get(level, {}).items():
-                if not isinstance(value, dict):
-                    continue
-                for part, number in value.items():
-                    if number is not None:
-                        suffix = "" if part == "value" else f"_{part}"
-                        out[f"{split}/{level}/{metric}{suffix}"] = number
-    for name, values in result.get("robustness", {}).items():
-        if name == "settings":
-            continue
-        out |= {f"robust/{name}/{metric}": v for metric, v in values.items() if v is not None}
+    splits = ("val", "test") if with_val else ("test",)
+    for split in splits:
+        for metric, name in MLFLOW_SCORES if split == "test" else (("acc", "acc"),):
+            score = result.get(split, {}).get("video", {}).get(metric)
+            if not isinstance(score, dict):
+                continue
+            for part, suffix in (("value", ""), ("low", "_lo"), ("high", "_hi")):
+                if score.get(part) is not None and (split == "test" or part == "value"):
+                    out[f"{split}_video_{name}{suffix}"] = score[part]
     return out
+
+
+PLOT_ARTIFACT = "evaluation.png"  # at the run's top level: MLflow compares top-level files only
 
 
 def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights: Path,
@@ -325,20 +337,31 @@ def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights
     from mlflow.entities import Metric
 
     from vidlab import tracking
+    from vidlab.models.registry import SUMMARY
     from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
 
     digest = sha256_file(weights)
     client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(params.tracking, root))
 
-    def log(run_id: str) -> None:
+    def log(run_id: str, *, with_val: bool = False) -> None:
         stamp = int(time.time() * 1000)
+        scores = run_metrics(result, with_val=with_val)
         client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0)
-                                          for k, v in sorted(flat(result).items())])
+                                          for k, v in sorted(scores.items())])
         for path in (reports / "predictions" / f"{model}.csv",
                      reports / "metrics" / f"{model}.json"):
             client.log_artifact(run_id, str(path), artifact_path="evaluation")
         for path in sorted((reports / "plots" / model).iterdir()):
             client.log_artifact(run_id, str(path), artifact_path="evaluation/plots")
+        with tempfile.TemporaryDirectory(prefix="vidlab-evaluate-") as tmp:
+            shutil.copyfile(reports / "plots" / model / "summary.png", Path(tmp) / PLOT_ARTIFACT)
+            client.log_artifact(run_id, str(Path(tmp) / PLOT_ARTIFACT))
+        test = scores.get("test_video_acc")
+        note = client.get_run(run_id).data.tags.get(tracking.NOTE, SUMMARY.get(model, model))
+        if test is not None and "Test video accuracy" not in note:
+            client.set_tag(run_id, tracking.NOTE, f"{note}\n\nTest video accuracy {test:.3f} "
+                           f"({scores['test_video_acc_lo']:.3f}-{scores['test_video_acc_hi']:.3f})"
+                           f"; plots in {PLOT_ARTIFACT}.")
 
     found = tracking.find_run(params.tracking, {TAG_WEIGHTS: digest, "vidlab.model": model},
                               root=root)
@@ -349,5 +372,6 @@ def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights
     with tracking.start_run(params.tracking, run_name=f"evaluate-{model}",
                             fingerprint=pipe.dataset, processed=pipe.processed, root=root,
                             parent_run_id=pipe.parent,
-                            tags={"vidlab.model": model, TAG_WEIGHTS: digest}) as active:
-        log(active.info.run_id)
+                            tags={"vidlab.model": model, TAG_WEIGHTS: digest,
+                                  tracking.NOTE: SUMMARY.get(model, model)}) as active:
+        log(active.info.run_id, with_val=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
+from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import worker_count
@@ -105,6 +106,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         tmp = outputs.folder(Path(normalized), marker=NORMALIZED_MARKER)
         manifest_tmp = outputs.file(Path(manifest))
         summary_tmp = outputs.file(Path(reports) / "summary.json")
+        headline_tmp = outputs.file(Path(reports) / "headline.json")
         rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
                          timeout_s=params.probe.timeout_s)
         for row, video_id in zip(rows, meta["video_id"], strict=True):
@@ -116,6 +118,8 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         frame.to_parquet(manifest_tmp, index=False, engine="pyarrow")
         summary = _summary(frame)
         contracts.write(summary_tmp, contracts.ProbeSummary, summary, atomic=False, indent=2)
+        write_headline(headline_tmp, {"videos": summary["videos"],
+                                      "flagged": summary["videos"] - summary["ok"]}, atomic=False)
     return summary
 
 

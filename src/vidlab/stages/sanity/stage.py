@@ -42,6 +42,7 @@ from pathlib import Path
 from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
+from vidlab.contracts.headline import headline_path, write_headline
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
 from vidlab.stages.sanity.checks import label_shuffle, overfit_subset
 from vidlab.stages.sanity.common import SanityError
@@ -100,6 +101,7 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
     summary = {"passed": not failures and not unproven, "failures": failures,
                "not_proven": unproven, "models": results}
     contracts.write(Path(report), contracts.SanityReport, summary, indent=2)
+    write_headline(headline_path(report), {"flagged": len(failures) + len(unproven)})
 
     pipe = pipeline_run(params, root, splits, clips, metadata)
     with tracking.start_run(params.tracking, run_name="sanity", fingerprint=pipe.dataset,

@@ -19,6 +19,7 @@ import pandas as pd
 
 from vidlab import contracts
 from vidlab.config import SPLIT_NAMES, Params
+from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
 from vidlab.core.render import markdown_table, save_figure
@@ -243,6 +244,8 @@ def write_reports(folder: Path, summary: dict, leaks: dict, dists: dict, rows: p
     with atomic_dir(Path(folder), marker=MARKER) as tmp:
         contracts.write(tmp / "summary.json", contracts.SplitSummary, summary, indent=2)
         contracts.write(tmp / "leakage.json", contracts.Leakage, leaks, indent=2)
+        write_headline(tmp / "headline.json", {"videos": summary["videos"],
+                                               "flagged": summary["excluded"]["total"]})
         atomic_write_text(tmp / "distributions.json", json.dumps(dists, indent=2) + "\n")
         atomic_write_text(tmp / "split.md", markdown(summary, target))
         plot_distributions(rows, tmp / "distributions.png")

@@ -8,7 +8,9 @@ and written as a state dict, never a pickled model.
 MLflow: every model's run nests under one parent run per pipeline run: the parent is found (or
 created) by a key over the git commit, the dataset fingerprint and params.yaml, so the three
 ``train@…`` stages of one ``dvc repro`` share it. Runs carry params, per-epoch metrics, the
-standard provenance tags, and artifacts: the state dict, params.yaml and dvc.lock.
+standard provenance tags, a description, and artifacts: the state dict, params.yaml and dvc.lock.
+The per-epoch history is logged under ``epoch/…``; the best checkpoint's validation video accuracy
+once, as ``val_video_acc`` (the name every model's run uses, the classical baseline's included).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, sha256_file
-from vidlab.models.registry import MODELS, build_network, class_weights
-from vidlab.models.trainer import classifier, global_rank, trainer
+from vidlab.models.registry import MODELS, SUMMARY, build_network, class_weights
+from vidlab.models.trainer import classifier, epoch_logger, global_rank, history, trainer
 from vidlab.tracking.pipeline import TAG_WEIGHTS, pipeline_run
+from vidlab.tracking.runs import NOTE, describe
 
 PARAMS = Declaration(
     "train",
@@ -91,7 +94,6 @@ def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
     """
     import torch
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.loggers import MLFlowLogger
 
     from vidlab import tracking
 
@@ -99,9 +101,10 @@ def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
     checkpoint = ModelCheckpoint(dirpath=tmp / "ckpt", monitor=t.monitor, mode="max",
                                  save_top_k=1, filename="best")
     stop = EarlyStopping(monitor=t.monitor, mode="max", patience=t.patience)
-    logger = False if run_id is None else MLFlowLogger(
-        tracking_uri=tracking.tracking_uri(params.tracking), run_id=run_id, log_model=False)
-    fit = trainer(t, epochs=t.epochs, callbacks=[checkpoint, stop], logger=logger)
+    logger = False if run_id is None else epoch_logger(tracking.tracking_uri(params.tracking),
+                                                       run_id)
+    epochs = history()
+    fit = trainer(t, epochs=t.epochs, callbacks=[checkpoint, stop, epochs], logger=logger)
     fit.fit(module, datamodule=data)
     if stop.stopped_epoch and fit.global_rank == 0:
         log.info("train: stopped early after epoch %d of %d: %s did not improve for %d epoch(s) "
@@ -114,10 +117,13 @@ def _fit(module, data, params: Params, run_id: str | None, tmp: Path) -> dict:
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=False)
     state = {k[len("net."):]: v for k, v in best["state_dict"].items() if k.startswith("net.")}
     torch.save(state, tmp / "model.pt")
-    scores = {k: float(v) for k, v in fit.callback_metrics.items()}
-    return {"best_" + t.monitor.replace("/", "_"): round(float(checkpoint.best_model_score), 4),
-            "best_epoch": int(best["epoch"]), "epochs": int(fit.current_epoch),
-            "last": {k: round(v, 4) for k, v in sorted(scores.items())}, **spread}
+    best_epoch = int(best["epoch"])
+    at_best = next((e for e in epochs.epochs if e["epoch"] == best_epoch), {})
+    # the one validation video accuracy of the run: the best checkpoint's (whatever the monitor)
+    return {"val_video_acc": at_best.get("epoch/val_video_acc"), "best_epoch": best_epoch,
+            "epochs": len(epochs.epochs), "monitor": t.monitor,
+            "monitor_best": round(float(checkpoint.best_model_score), 4),
+            "history": epochs.epochs, **spread}
 
 
 def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Path) -> None:
@@ -130,8 +136,10 @@ def _log_run(params: Params, model: str, result: dict, net, tmp: Path, root: Pat
              "parameters": sum(p.numel() for p in net.parameters()),
              "world_size": result.get("world_size", 1)}
     mlflow.log_params({k: str(v)[:500] for k, v in flat.items()})
-    mlflow.log_metrics({k: v for k, v in result.items()
-                        if isinstance(v, int | float) and k != "world_size"})
+    mlflow.log_metrics({k: result[k] for k in ("val_video_acc", "best_epoch", "epochs")
+                        if isinstance(result.get(k), int | float)})
+    mlflow.set_tag(NOTE, describe(SUMMARY[model], f"best of {result['epochs']} epoch(s) by "
+                                         f"{params.train.monitor} at epoch {result['best_epoch']}"))
     mlflow.log_artifact(str(tmp / "model.pt"), artifact_path="model")
     mlflow.set_tag(TAG_WEIGHTS, sha256_file(tmp / "model.pt"))  # evaluate finds the run by it
     for name in ("params.yaml", "dvc.lock"):

@@ -11,7 +11,8 @@ Outputs: ``data/interim/quarantine.csv`` (ingest's entries plus validate's; writ
 validation passes, so later stages cannot run on a failed validation's outputs), and under
 ``reports/validation/``: ``quarantine.csv`` (the same table, pass or fail), ``summary.json`` (a
 DVC metric), ``results.json``, ``index.html`` (an offline page of the results) and the Data
-Docs site ``docs/index.html``.
+Docs site ``docs/index.html`` (offline too, see :mod:`.datadocs`). Reruns on the same inputs
+write every output byte for byte except the Data Docs, which show when validation ran.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ import pandas as pd
 from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
+from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.data.schema import QUARANTINE_COLUMNS
+from vidlab.stages.validate.datadocs import make_offline, offline_page
 
 PARAMS = Declaration(
     "validate",
@@ -48,8 +51,6 @@ SUITES = ("metadata", "labels", "manifest")
 REPORTED_QUARANTINE = "quarantine.csv"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["video_id"],
                  "return_unexpected_index_query": False}
-# Data Docs pages are keyed by run time; a fixed one keeps their paths stable across reruns.
-RUN_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def expectation_parameters(params: Params) -> dict:
@@ -117,6 +118,7 @@ def _context(docs: Path):
     context.add_data_docs_site(site_name="local_site", site_config={
         "class_name": "SiteBuilder",
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "show_how_to_buttons": False,  # GX tutorials and a walkthrough pop-up
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(docs.resolve())},
     })
@@ -127,6 +129,11 @@ def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: di
                docs: Path) -> dict:
     """Validate each batch with its suite and build Data Docs into ``docs``.
 
+    The Data Docs are a human view stamped with when validation ran (the real time, in the
+    result pages' "Run Time", their folder names and the index), so they differ from run to
+    run; nothing downstream reads them. Every other output of the stage holds no time, so DVC
+    sees the same bytes when the inputs have not changed.
+
     Returns:
         suite name -> the GX validation result.
     """
@@ -134,6 +141,7 @@ def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: di
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = _context(docs)
+    run_time = dt.datetime.now(dt.UTC)
     source = context.data_sources.add_pandas("vidlab")
     results = {}
     for name in SUITES:
@@ -143,22 +151,22 @@ def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: di
             gx.ValidationDefinition(name=name, data=batch, suite=suite))
         results[name] = definition.run(
             batch_parameters={"dataframe": batches[name]}, expectation_parameters=parameters,
-            result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=name, run_time=RUN_TIME))
+            result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=name, run_time=run_time))
     context.build_data_docs(site_names=["local_site"])
     _make_reproducible(docs)
+    make_offline(docs, results, run_time)
     return results
 
 
-_STAMP = re.compile(r"(\?d=)?\d{8}T\d{6}\.\d+Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _make_reproducible(docs: Path) -> None:
-    """GX stamps pages with build and validation times and random element ids; drop the times
-    and number the ids in order, so that reruns give identical pages (and DVC hashes)."""
+    """GX gives page elements random ids; number them in order, so that two runs' pages differ
+    only where they show the run time. (The time itself stays: it is in the result pages' paths,
+    and stripping it once broke every link of the index.)"""
     for page in docs.rglob("*.html"):
-        text = _STAMP.sub("", page.read_text(encoding="utf-8"))
-        page.write_text(_number_ids(text), encoding="utf-8")
+        page.write_text(_number_ids(page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def _number_ids(text: str) -> str:
@@ -238,6 +246,10 @@ def run(params: Params, *, metadata_csv: Path, manifest: Path, ingest_quarantine
             outputs.remove(Path(quarantine))
         contracts.write(tmp / "summary.json", contracts.ValidationSummary, summary, atomic=False,
                         indent=2)
+        write_headline(tmp / "headline.json", {
+            "videos": summary["rows_read"],
+            "flagged": summary["quarantined_by_ingest"] + summary["quarantined_by_validate"]},
+            atomic=False)
         (tmp / "results.json").write_text(json.dumps(found["checks"], indent=2) + "\n",
                                           encoding="utf-8")
         (tmp / "index.html").write_text(offline_page(summary, found["checks"]), encoding="utf-8")
@@ -286,33 +298,3 @@ def print_summary(summary: dict, echo) -> None:
     for warning in summary["warnings"]:
         echo(f"  warning: {warning['expectation']} ({warning['rows']} rows)")
 
-
-def offline_page(summary: dict, checks: list[dict]) -> str:
-    """A plain HTML page of the results that needs no network (GX's Data Docs load their CSS
-    and table scripts from CDNs, so offline they show an empty skeleton)."""
-    from html import escape
-
-    rows = "\n".join(
-        f"<tr class={'pass' if c['success'] else c['severity']}><td>{escape(c['expectation'])}"
-        f"</td><td>{c['severity']}</td><td>{c['scope']}</td>"
-        f"<td>{'pass' if c['success'] else 'FAIL'}</td><td>{c['unexpected_count'] or ''}</td></tr>"
-        for c in checks)
-    verdict = "PASSED" if summary["passed"] else "STOPPED"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vidlab validation: {verdict}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px}}.pass{{background:#eaf7ea}}
-.blocking{{background:#fbe3e3}}.warning{{background:#fff4d6}}</style></head><body>
-<h1>Validation {verdict}</h1>
-<p>{summary['expectations'] - summary['expectations_failed']} of {summary['expectations']}
-expectations passed. Quarantined: {summary['quarantined_by_ingest']} rows at ingest,
-{summary['quarantined_by_validate']} by validation ({summary['quarantined_fraction']:.1%} of
-{summary['rows_read']}; the limit is {summary['max_quarantine_fraction']:.0%}).
-Blocking failures: {escape(', '.join(summary['blocking_failures']) or 'none')}.</p>
-<p>Full Great Expectations Data Docs (need a network for their styling):
-<a href="docs/index.html">docs/index.html</a></p>
-<table><tr><th>expectation</th><th>severity</th><th>scope</th><th>result</th>
-<th>failing rows</th></tr>
-{rows}
-</table></body></html>
-"""
