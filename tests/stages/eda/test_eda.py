@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from vidlab import contracts
 from vidlab.config import replace
 from vidlab.media.probe import Limits, probe_file
 from vidlab.models.registry import build_network
-from vidlab.stages.eda import preprocess
+from vidlab.stages.eda import common, preprocess
 from vidlab.stages.eda import stage as eda
 
 
@@ -76,10 +79,12 @@ def test_every_view_is_drawn_and_on_the_page(made: dict, eda_inputs: dict) -> No
     assert shown == expected  # every figure on the one page, and nothing that is not there
     for name in shown:
         assert (out / name).stat().st_size > 0
+    splits = pd.read_csv(eda_inputs["splits"], dtype=str)
+    for text in (page, (out / "summary.json").read_text()):  # pseudonyms only: no file names
+        for path in splits["path"]:
+            assert Path(path).name not in text and str(Path(path).parent) not in text
     assert json.loads((out / "summary.json").read_text()) == summary
     for name in ("achieved_1.gif", "not_achieved_2.gif"):
-        from PIL import Image
-
         with Image.open(out / "gifs" / name) as gif:
             assert gif.n_frames == 8  # the texture videos have 8 frames; 16 asked for, 8 exist
 
@@ -99,8 +104,32 @@ def test_numbers_behind_the_figures_match_the_inputs(made: dict, eda_inputs: dic
     assert flagged[ids[0]] == flagged[ids[1]] == "near-duplicate dup-001"
     assert flagged[ids[5]] == "quarantined: age_gap"
     assert summary["outliers"]["quarantined_at_ingest"] == {"missing_file": 1}
-    shortest = manifest.sort_values(["duration_s", "video_id"])["video_id"].iloc[0]
-    assert summary["outliers"]["shortest"][0]["video_id"] == shortest
+    outliers = summary["outliers"]
+    # every texture video has the same duration, rate and size, and much the same brightness
+    # and motion: no spread, nobody far out, and the page says so
+    assert outliers["unusual"] == outliers["shortest"] == outliers["longest"] == []
+    assert outliers["measures"]["duration_s"]["basis"] == "none (every value is the median)"
+    assert outliers["measures"]["brightness"]["videos"] == 48  # every video, from the cache
+    assert outliers["threshold"] == 3.5
+    assert "No video is an outlier" in (made["out"] / "index.html").read_text()
+
+
+def test_a_video_far_out_is_an_outlier_with_its_reason(eda_inputs: dict, tmp_path: Path) -> None:
+    """One video's duration planted far out: it (and only it) is found, as unusually long."""
+    from vidlab.stages.eda import outliers
+
+    videos = pd.read_parquet(eda_inputs["manifest"])
+    far = eda_inputs["ids"][10]
+    median = videos["duration_s"].median()
+    videos.loc[videos["video_id"] == far, "duration_s"] = 41.0
+    none = pd.DataFrame(columns=["stage", "video_id", "reason"])
+    found = outliers.outliers(videos, none, [], eda_inputs["params"], eda_inputs["clips"],
+                              tmp_path)
+    assert [item["video_id"] for item in found["unusual"]] == [far]
+    assert found["longest"] == found["unusual"] and found["shortest"] == []
+    assert found["unusual"][0]["reason"].startswith("duration 41.0 s, robust z = ")
+    assert f"(median {median:.1f} s; MAD is 0" in found["unusual"][0]["reason"]
+    assert (tmp_path / "outliers.png").is_file()
 
 
 def test_reproducibility_checks_and_embeddings(made: dict) -> None:
@@ -161,3 +190,112 @@ def test_distributions_draw_when_every_video_has_the_same_rate(tmp_path: Path) -
     numbers = eda.distributions(pd.DataFrame(rows), tmp_path)
     assert (tmp_path / "distributions.png").is_file()
     assert numbers["videos"] == 3
+
+
+class Figures(HTMLParser):
+    """Every <img> of a page, with its attributes and the caption of the <figure> around it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict] = []
+        self.open: list[dict] = []  # the <figure>s we are in
+        self.in_caption = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "figure":
+            self.open.append({"images": [], "caption": ""})
+        elif tag == "figcaption":
+            self.in_caption = True
+        elif tag == "img":
+            image = dict(attrs) | {"caption": None}
+            self.images.append(image)
+            if self.open:
+                self.open[-1]["images"].append(image)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figcaption":
+            self.in_caption = False
+        elif tag == "figure":
+            figure = self.open.pop()
+            for image in figure["images"]:
+                image["caption"] = figure["caption"].strip()
+
+    def handle_data(self, data: str) -> None:
+        if self.in_caption and self.open:
+            self.open[-1]["caption"] += data
+
+
+def page_images(out: Path) -> list[dict]:
+    parser = Figures()
+    parser.feed((out / "index.html").read_text())
+    return parser.images
+
+
+def test_every_image_is_a_captioned_figure_with_alt_text(made: dict) -> None:
+    images = page_images(made["out"])
+    assert len(images) == len(made["summary"]["figures"])
+    for image in images:
+        assert image["caption"], f"{image['src']} is not in a <figure> with a <figcaption>"
+        assert len(image["caption"].split()) >= 8, image  # says what it shows, in words
+        assert image.get("alt", "").strip(), f"{image['src']} has no alt text"
+
+
+def test_figure_text_is_at_least_10_px_at_the_size_shown(made: dict) -> None:
+    """font size (pt) x dpi / 72 = its height in the PNG; x shown width / PNG width = on the
+    page. GIFs hold no text (their caption says what they show)."""
+    for image in page_images(made["out"]):
+        shown = int(image["width"])
+        assert shown <= common.PAGE_WIDTH
+        if image["src"].endswith(".gif"):
+            continue
+        with Image.open(made["out"] / image["src"]) as png:
+            width, dpi = png.width, png.info["dpi"][0]
+        assert round(dpi) == common.DPI
+        on_page = common.FONT_PT * dpi / 72 * shown / width
+        assert on_page >= 10, (image["src"], on_page)
+
+
+def test_no_matplotlib_text_is_smaller_than_the_page_font(params, monkeypatch,
+                                                          tmp_path: Path) -> None:
+    """Every visible text of every matplotlib figure (titles, ticks, bar counts, legends) is
+    at least common.FONT_PT, and the figure is never wider than the page shows it."""
+    import matplotlib.text
+
+    from vidlab.stages.eda import embeddings, views
+
+    drawn: dict[str, tuple[float, float]] = {}
+    save = common.save
+
+    def spy(fig, path: Path) -> None:
+        fig.canvas.draw()  # tick labels are made when drawn
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text)
+                 if t.get_visible() and t.get_text().strip()]
+        drawn[Path(path).name] = (min(sizes), fig.get_figwidth() * common.DPI)
+        save(fig, path)
+
+    monkeypatch.setattr(common, "save", spy)
+    rows = [{"status": "ok", "width": 80 + 16 * (k % 2), "height": 64, "codec": "h264",
+             "audio": bool(k % 3), "duration_s": 2.0 + k, "fps_avg": 30.0, "bit_rate": 1000 * k,
+             "pix_fmt": "yuv420p"} for k in range(6)]
+    views.distributions(pd.DataFrame(rows), tmp_path)
+    table = pd.DataFrame({"video_id": list("abcdef"), "split": ["train", "val", "test"] * 2,
+                          "label": ["achieved", "not_achieved"] * 3,
+                          "domain": ["motor", "social", "motor"] * 2})
+    views.class_counts(table, params, tmp_path)
+    embeddings._tsne_figure(np.arange(12.0).reshape(6, 2), table.set_index("video_id"), "label",
+                            "test", tmp_path / "tsne_test.png")
+    assert set(drawn) == {"distributions.png", "class_counts.png", "tsne_test.png"}
+    for name, (smallest, width) in drawn.items():
+        assert smallest >= common.FONT_PT and width <= common.PAGE_WIDTH, name
+
+
+def test_the_fingerprints_are_explained(made: dict) -> None:
+    from vidlab.stages.eda import page
+
+    text = page._fingerprints({"dataset_fingerprint": "fp-0123456789abcdef",
+                               "inputs_hash": "h-0123456789abcdef"})
+    assert "fp-0123456789abcdef" in text and "h-0123456789abcdef" in text
+    assert "metadata table" in text and "changes when any video, label or age changes" in text
+    assert "manifest and splits" in text
+    shown = (made["out"] / "index.html").read_text()  # the fixture passes no metadata
+    assert "No dataset fingerprint" in shown and made["summary"]["inputs_hash"] in shown

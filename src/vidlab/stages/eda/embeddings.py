@@ -115,16 +115,18 @@ def _neighbour_agreement(x: np.ndarray, labels: np.ndarray, videos: np.ndarray,
 
 def _tsne_figure(points: np.ndarray, info: pd.DataFrame, target: str, title: str,
                  path: Path) -> None:
-    plt = common.plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-    for ax, column in zip(axes, (target, "domain", "split"), strict=True):
-        values = info[column].to_numpy()
-        for k, value in enumerate(sorted(set(values))):
-            chosen = values == value
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=10, label=str(value),
-                       color=plt.get_cmap("tab10")(k % 10))
-        ax.set(title=f"coloured by {column}", xticks=[], yticks=[])
-        ax.legend(fontsize=7, markerscale=1.5)
-    fig.suptitle(f"t-SNE of every cached clip: {title}")
-    fig.tight_layout()
-    common.save(fig, path)
+    with common.style() as plt:
+        fig, axes = plt.subplots(1, 3, figsize=(common.FIGURE_INCHES, 5.2))
+        for ax, column in zip(axes, (target, "domain", "split"), strict=True):
+            values = info[column].to_numpy()
+            for k, value in enumerate(sorted(set(values))):
+                chosen = values == value
+                ax.scatter(points[chosen, 0], points[chosen, 1], s=10, label=str(value),
+                           color=plt.get_cmap("tab10")(k % 10))
+            ax.set(title=f"coloured by {column}", xticks=[], yticks=[])
+            # below the map, not over its points
+            ax.legend(markerscale=1.5, loc="upper center", bbox_to_anchor=(0.5, -0.02),
+                      ncol=min(3, len(set(values))), frameon=False)
+        fig.suptitle(f"t-SNE of every cached clip: {title}")
+        fig.tight_layout()
+        common.save(fig, path)

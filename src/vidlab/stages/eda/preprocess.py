@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.config import Params, replace
-from vidlab.stages.eda import common
+from vidlab.stages.eda import common, sheet
 
 
 def _cached(clips: Path, split: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -22,8 +22,6 @@ def preprocessing(table: pd.DataFrame, videos: pd.DataFrame, params: Params, cli
                   out: Path) -> dict:
     """Raw frame beside the cached model input made from it (one val/test video per class);
     ``eda.redecode`` val/test videos decoded again and compared with the cache byte for byte."""
-    from vidlab.media.sheets import contact_sheet
-
     c, target = params.clips, params.base.target
     paths = videos.set_index("video_id")["path"]
     rows, shown = [], set()
@@ -46,8 +44,8 @@ def preprocessing(table: pd.DataFrame, videos: pd.DataFrame, params: Params, cli
                                                                                   fitted]))
                 shown.add(name)
     if rows:
-        contact_sheet(rows, out / "preprocessing.png",
-                      title="Preprocessing: raw frame (left), cached model input (right)")
+        sheet.contact_sheet(rows, out / "preprocessing.png",
+                            title="Preprocessing: raw frame (left), cached model input (right)")
     candidates = sorted((video, split) for split, (index, _) in cached.items()
                         for video in set(index["video_id"]))
     checked = common.spread(candidates, params.eda.redecode) if params.eda.redecode else []
@@ -123,12 +121,11 @@ def augmentation(params: Params, clips: Path, out: Path) -> dict:
     import torch
 
     from vidlab.data.transforms import EvalPreset, TrainPreset
-    from vidlab.media.sheets import contact_sheet
 
     c = params.clips
     index, array = _cached(clips, "train")
     if index.empty:
-        return {"reproducible": None, "shown": []}
+        return {"reproducible": None, "shown": [], "video_id": None, "frames": []}
     clip = torch.from_numpy(np.array(array[int(index.sort_values(["video_id", "clip_index"])
                                                .iloc[0]["row"])]))
     video_id = index.sort_values(["video_id", "clip_index"]).iloc[0]["video_id"]
@@ -140,12 +137,14 @@ def augmentation(params: Params, clips: Path, out: Path) -> dict:
             size=c.size, mean=c.mean, std=c.std, augment=augment)
         shown = _to_uint8(preset(clip), params)
         rows.append((label, [shown[f] for f in frames]))
-    contact_sheet(rows, out / "augmentation.png",
-                  title=f"Augmentation of one training clip ({video_id}), frames {frames}")
+    sheet.contact_sheet(rows, out / "augmentation.png",
+                        title=f"Augmentation of one training clip ({video_id}): frames "
+                              f"{', '.join(map(str, frames))} of its {clip.shape[0]}, one row "
+                              "per transform")
     full = TrainPreset(size=c.size, mean=c.mean, std=c.std, augment=params.augment)
     draws = []
     for _ in range(2):
         torch.manual_seed(params.base.seed)
         draws.append(full(clip))
     return {"reproducible": bool(torch.equal(*draws)), "shown": [label for label, _ in rows],
-            "video_id": video_id}
+            "video_id": video_id, "frames": frames}

@@ -5,8 +5,10 @@ trained 2D model it draws:
 
 * ``distributions.png``: duration, fps, resolution, bit rate, codec and audio presence;
 * ``class_counts.png``: the target's classes overall and per split;
-* ``outliers.png``: the shortest and longest videos, odd frame rates (off the median by more
-  than ``eda.odd_fps_tolerance``, or variable) and flagged files (probe warnings, near-duplicate
+* ``outliers.png``: videos far out on the dataset's own distribution of duration, fps, frame
+  size, brightness or motion (robust z-score over ``eda.outlier_z``: see
+  :mod:`vidlab.stages.eda.outliers`), odd frame rates (off the median by more than
+  ``eda.odd_fps_tolerance``, or variable) and flagged files (probe warnings, near-duplicate
   clusters, validation quarantine), each with its first, middle and last frame;
 * ``sheets/<class>.png`` (a contact sheet per class) and ``gifs/<class>_<k>.gif``;
 * ``preprocessing.png``: each raw frame beside the cached model input made from it;
@@ -19,8 +21,9 @@ trained 2D model it draws:
   the readiness checklist reads (the augmentation redrawn with the same seed gives the same
   clip; cached clips decoded again give the same bytes).
 
-Every figure is labelled with pseudonymous ids only. Frames are decoded from the de-identified
-videos (``data/interim``).
+Every figure is labelled with pseudonymous ids only, and captioned on the page; its text is
+sized in one place (:mod:`vidlab.stages.eda.common`) to stay readable at the size the page shows
+it. Frames are decoded from the de-identified videos (``data/interim``).
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
 from vidlab.stages.eda.common import SPLIT_ORDER
 from vidlab.stages.eda.embeddings import embeddings
+from vidlab.stages.eda.outliers import outliers
 from vidlab.stages.eda.page import index_html
 from vidlab.stages.eda.preprocess import augmentation, preprocessing
-from vidlab.stages.eda.views import class_counts, class_sheets, distributions, outliers
+from vidlab.stages.eda.views import class_counts, class_sheets, distributions
 from vidlab.tracking.pipeline import inputs_hash
 
 PARAMS = Declaration(
@@ -87,16 +91,30 @@ def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, dupli
                    "inputs_hash": inputs_hash(manifest, splits)}
         summary["distributions"] = distributions(videos, tmp)
         summary["class_counts"] = class_counts(table, params, tmp)
-        summary["outliers"] = outliers(videos, flagged, clusters, params, tmp)
+        summary["outliers"] = outliers(videos, flagged, clusters, params, clips, tmp)
         summary["classes"] = class_sheets(table, videos, params, tmp)
         redecoded = preprocessing(table, videos, params, clips, tmp)
         augmented = augmentation(params, clips, tmp)
         summary["checks"] = {"clips_redecoded": redecoded,
                              "augment_reproducible": augmented["reproducible"]}
         summary["augmentations"] = augmented["shown"]
+        summary["augmentation_clip"] = {"video_id": augmented["video_id"],
+                                        "frames": augmented["frames"]}
         summary["embeddings"] = embeddings(params, clips, table, weights, tmp)
         summary["figures"] = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")
                                     if p.suffix in (".png", ".gif"))
-        (tmp / "index.html").write_text(index_html(summary), encoding="utf-8")
+        (tmp / "index.html").write_text(index_html(summary, _sizes(tmp, summary["figures"])),
+                                        encoding="utf-8")
         contracts.write(tmp / MARKER, contracts.EdaSummary, summary, atomic=False, indent=2)
     return summary
+
+
+def _sizes(folder: Path, figures: list[str]) -> dict[str, tuple[int, int]]:
+    """Each figure's (width, height) in pixels: the page sets the width it is shown at."""
+    from PIL import Image
+
+    sizes = {}
+    for name in figures:
+        with Image.open(folder / name) as image:
+            sizes[name] = image.size
+    return sizes
