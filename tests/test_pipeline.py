@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.browser import look, need_chromium
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 from tests.mutations import assert_each_fault_moves_only_its_item
 from tests.story import assert_one_story
 from vidlab.models.registry import EVALUATED
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The project (below) after one `dvc repro`, and what that printed: shared by the tests
+    of this module that look at a finished pipeline."""
+    repo = make_project(tmp_path_factory.mktemp("pipeline"))
+    return repo, run(["dvc", "repro"], repo)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    """A fresh copy of the project (see `make_project`), for a test of its own."""
+    return make_project(tmp_path)
+
+
+def make_project(tmp_path: Path) -> Path:
     """A copy of the project in a fresh git repository, with the demo shrunk."""
     repo = copy_project(tmp_path / "repo")
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -41,8 +57,8 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_dvc_repro_builds_everything_then_has_nothing_to_do(project: Path) -> None:
-    first = run(["dvc", "repro"], project)
+def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, str]) -> None:
+    project, first = built
     stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
               "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
               "classical", "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d",
@@ -184,9 +200,9 @@ def assert_sanity_checked(project: Path) -> None:
     assert "reports/sanity.json" in files and "models/pool2d/metrics.json" in files
 
 
-def assert_runs_served_by_mlflow_ui(project: Path) -> None:
-    """`vidlab ui` starts a real MLflow server on loopback; its REST API shows the three
-    baselines' runs side by side under one parent, with per-epoch metrics and the state dict."""
+@contextlib.contextmanager
+def mlflow_ui(project: Path) -> Iterator[tuple[str, Callable[..., dict]]]:
+    """`vidlab ui` on a free loopback port: yields its address and a REST GET helper."""
     import signal
     import socket
     import time
@@ -221,14 +237,32 @@ def assert_runs_served_by_mlflow_ui(project: Path) -> None:
                 time.sleep(0.5)
         else:
             pytest.fail(f"mlflow server did not come up:\n{log.read_text()}")
+        yield base, get
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _runs(base: str, experiment_id: str) -> list[dict]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base}/api/2.0/mlflow/runs/search", method="POST",
+        data=json.dumps({"experiment_ids": [experiment_id], "max_results": 100}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["runs"]
+
+
+def assert_runs_served_by_mlflow_ui(project: Path) -> None:
+    """`vidlab ui` starts a real MLflow server on loopback; its REST API shows every model's run
+    side by side under one parent, under one naming scheme, with the same plot artifact."""
+    import urllib.request
+
+    with mlflow_ui(project) as (base, get):
         experiment = get("/api/2.0/mlflow/experiments/get-by-name", experiment_name="vidlab")
         experiment_id = experiment["experiment"]["experiment_id"]
-        request = urllib.request.Request(
-            f"{base}/api/2.0/mlflow/runs/search", method="POST",
-            data=json.dumps({"experiment_ids": [experiment_id], "max_results": 100}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            runs = json.loads(response.read())["runs"]
+        runs = _runs(base, experiment_id)
         tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
         models = {t.get("vidlab.model"): r for t, r in zip(tags, runs, strict=True)}
         assert set(EVALUATED) <= set(models)
@@ -269,9 +303,54 @@ def assert_runs_served_by_mlflow_ui(project: Path) -> None:
             "mlflow.note.content"]
         with urllib.request.urlopen(base + "/", timeout=30) as response:
             assert response.status == 200 and b"<html" in response.read().lower()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_pages_render_offline_in_chromium(built: tuple[Path, str]) -> None:
+    """What a researcher opens after `dvc repro`, in headless Chromium with every host name but
+    127.0.0.1 unresolvable: the DVC plots, the Data Docs, the EDA page, and the MLflow runs and
+    compare pages. The screenshots stay beside the project (``screens/``) to be looked at."""
+    import re
+
+    need_chromium()
+    project, _ = built
+    shots, profile = project.parent / "screens", project.parent / "chromium-profile"
+    shots.mkdir(exist_ok=True)
+
+    run(["dvc", "plots", "show", "-o", str(project.parent / "plots_page")], project)
+    page = project.parent / "plots_page" / "index.html"
+    assert_offline_page(page.read_text())
+    dom = look(page.as_uri(), profile, screenshot=shots / "dvc-plots.png")
+    assert dom.count('class="marks"') >= 3  # confusion, ROC and PR, drawn by the inlined vega
+    assert dom.count("<img") >= 4  # each evaluated model's rendered plots beside them
+
+    docs = project / "reports" / "validation" / "docs" / "index.html"
+    dom = look(docs.as_uri(), profile, screenshot=shots / "data-docs.png")
+    assert dom.count('href="validations/') == 3 and "Validated at" in dom
+
+    eda = project / "reports" / "eda" / "index.html"
+    dom = look(eda.as_uri(), profile, screenshot=shots / "eda.png")
+    assert "<figcaption" in dom
+
+    with mlflow_ui(project) as (base, get):
+        said = (project.parent / "ui.log").read_text()
+        url = re.search(r"open (http://\S+) for the training runs", said).group(1)
+        port = base.rsplit(":", 1)[1]
+        assert url.startswith(base) and f":{port}/#/experiments/" in url
+        dom = look(url, profile, screenshot=shots / "mlflow-runs.png", wait_ms=30_000)
+        assert "pipeline-" in dom  # the training runs, not the GenAI overview
+        assert "Detect Issues" not in dom and "Traces 0" not in dom
+        experiment = get("/api/2.0/mlflow/experiments/get-by-name", experiment_name="vidlab")
+        experiment_id = experiment["experiment"]["experiment_id"]
+        ids = [r["info"]["run_id"] for r in _runs(base, experiment_id)
+               if any(t["key"] == "vidlab.model" and t["value"] in EVALUATED
+                      for t in r["data"]["tags"])]
+        compare = (f"{base}/#/compare-runs?runs={json.dumps(ids)}"
+                   f"&experiments={json.dumps([experiment_id])}").replace(" ", "")
+        dom = look(compare, profile, screenshot=shots / "mlflow-compare.png", wait_ms=30_000)
+        assert "test_video_acc" in dom and "val_video_acc" in dom
+    for shot in shots.iterdir():
+        assert shot.stat().st_size > 10_000, shot  # a page, not a blank
 
 
 def _json(printed: str):

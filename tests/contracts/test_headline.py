@@ -52,7 +52,10 @@ def test_dvc_metrics_show_fits_a_terminal_on_the_committed_results() -> None:
     shown = subprocess.run([str(dvc), "metrics", "show"], cwd=ROOT, capture_output=True,
                            text=True, timeout=300, env=os.environ | {"DVC_NO_ANALYTICS": "1"})
     assert shown.returncode == 0, shown.stderr
+    assert "failed to load" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
     lines = shown.stdout.splitlines()
+    assert {"videos", "flagged", "val_acc", "acc", "acc_lo", "acc_hi", "f1",
+            "auc"} <= set(lines[0].split())
     assert max(len(line) for line in lines) <= WIDTH, shown.stdout
     rows = {line.split()[0] for line in lines[1:] if line.strip()}
     models = {f"reports/metrics/{m}.headline.json" for m in

@@ -118,9 +118,11 @@ def ui(
     from vidlab import config as params_mod
     from vidlab import tracking
 
-    uri = tracking.tracking_uri(params_mod.load(params_file).tracking)
+    params = params_mod.load(params_file).tracking
+    uri = tracking.tracking_uri(params)
     command = tracking.server_command(uri, port=port)
-    typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
+    typer.echo(f"MLflow UI for {uri}; open {tracking.ui_url(params, port=port)} for the "
+               "training runs (Ctrl-C stops it)")
     sys.stdout.flush()
     os.execv(command[0], command)  # the server takes over this process (signals go to it)
 

@@ -24,6 +24,7 @@ from vidlab.tracking.runs import (
     standard_tags,
     start_run,
     tracking_uri,
+    ui_url,
 )
 from vidlab.tracking.versions import (
     content_hash,
@@ -44,5 +45,5 @@ __all__ = [
     "data_version_of", "describe",
     "dvc_fingerprint", "find_run", "git", "git_commit", "lock_outs", "outs_fingerprint",
     "parent_run_id_from_env", "pipeline_outputs", "pipeline_parent", "read_lock", "run_commits",
-    "server_command", "standard_tags", "start_run", "tracking_uri",
+    "server_command", "standard_tags", "start_run", "tracking_uri", "ui_url",
 ]

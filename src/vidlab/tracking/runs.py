@@ -343,6 +343,25 @@ def _end_run(run_id: str, status: str) -> None:
             break
 
 
+def ui_url(params: TrackingParams, *, port: int, root: Path | None = None) -> str:
+    """The address that opens the UI on the experiment's training runs.
+
+    MLflow 3's UI starts on its GenAI pages (traces, "Detect Issues") unless the address asks for
+    the model-training view (``workflowType=machine_learning``, which it then remembers); the
+    experiment's ``mlflow.experimentKind`` tag alone does not switch it. Without a store or
+    experiment yet, the experiments list in that view.
+    """
+    base = f"http://127.0.0.1:{port}/#/"
+    uri = tracking_uri(params, root)
+    if uri.startswith("sqlite:///") and not Path(unquote(uri[len("sqlite:///"):])).is_file():
+        return f"{base}experiments?workflowType=machine_learning"
+    import mlflow
+
+    experiment = mlflow.MlflowClient(tracking_uri=uri).get_experiment_by_name(params.experiment)
+    where = f"experiments/{experiment.experiment_id}" if experiment else "experiments"
+    return f"{base}{where}?workflowType=machine_learning"
+
+
 def server_command(uri: str, *, port: int, host: str = "127.0.0.1") -> list[str]:
     """The ``mlflow server`` command line serving the store ``uri`` (UI and REST API) on ``host``.
 

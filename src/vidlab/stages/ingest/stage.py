@@ -260,7 +260,7 @@ def _write_mapping(params: Params, key: bytes, csv_path: Path, mapping: dict,
 
 
 def _log_summary(counts: dict, out: Path) -> None:
-    log.info("ingest: %d of %d rows usable", counts["usable_videos"], counts["rows_read"])
+    log.debug("ingest: %d of %d rows usable", counts["usable_videos"], counts["rows_read"])
     if counts.get("lossless_copies"):
         log.info("ingest: %d video(s) could not be remuxed faithfully and were re-encoded "
                  "losslessly (FFV1 in .mkv), proven frame by frame", counts["lossless_copies"])

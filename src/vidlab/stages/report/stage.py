@@ -133,7 +133,7 @@ def run(*, params: Params, metadata_csv: Path, quarantine_csv: Path | None, out:
             (tmp / name).write_text(text, encoding="utf-8", newline="\n")
         plots.write_plots(summary, tmp)
     qc = summary["quality_checks"]
-    log.info("Report of %d videos written to %s (%d quarantined, %d age/milestone flags)",
-             summary["total_videos"], out, qc["quarantined_rows"],
-             qc["age_milestone_inconsistent"])
+    log.debug("Report of %d videos written to %s (%d quarantined, %d age/milestone flags)",
+              summary["total_videos"], out, qc["quarantined_rows"],
+              qc["age_milestone_inconsistent"])
     return summary

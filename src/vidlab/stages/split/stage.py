@@ -360,7 +360,7 @@ def _run(params: Params, metadata_csv: Path, manifest: Path, quarantine: Path,
     stop_on_leakage(summary, leaks, reports)
     atomic_write_text(out_csv, text)
     for name, s in summary["splits"].items():
-        log.info("split: %s %d videos, %d groups", name, s["videos"], s["groups"])
+        log.debug("split: %s %d videos, %d groups", name, s["videos"], s["groups"])
     for flagged in dists["flagged"]:
         log.warning("split: distribution differs across splits: %s", flagged)
     return summary
