@@ -232,6 +232,7 @@ def test_stage_writes_report_figures_and_an_mlflow_run(project: dict, tmp_path: 
     experiment = client.get_experiment_by_name("test-texture")
     (run,) = client.search_runs([experiment.experiment_id], "tags.`vidlab.stage` = 'sanity'")
     assert run.data.metrics["sanity/passed"] == 1.0
+    assert run.data.tags["mlflow.note.content"].startswith("Sanity checks per model")
     assert "sanity/pool2d/overfit_train_acc" in run.data.metrics
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "sanity")}
     assert {"sanity/sanity.json", "sanity/gradcam_pool2d.gif"} <= logged

@@ -106,7 +106,12 @@ def run(params: Params, *, splits: Path, clips: Path, models: Path, report: Path
     pipe = pipeline_run(params, root, splits, clips, metadata)
     with tracking.start_run(params.tracking, run_name="sanity", fingerprint=pipe.dataset,
                             processed=pipe.processed, root=root, parent_run_id=pipe.parent,
-                            tags={"vidlab.stage": "sanity"}):
+                            tags={"vidlab.stage": "sanity", tracking.NOTE: tracking.describe(
+                                "Sanity checks per model: labels shuffled must not be learned, "
+                                "a small subset must be overfitted; Grad-CAM figures.",
+                                "All passed." if summary["passed"] else
+                                f"{len(failures)} failed, {len(unproven)} not proven: see "
+                                "sanity/sanity.json.")}):
         import mlflow
 
         mlflow.log_params({f"sanity.{k}": str(v) for k, v in s.model_dump().items()})
