@@ -12,9 +12,12 @@ import warnings
 # logger names whose INFO lines are banners, tips and housekeeping, not results
 LIBRARY_LOGGERS = ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric",
                    "mlflow", "great_expectations", "alembic")
-# deprecations raised by one pinned library about another, which a user cannot act on
+# deprecations raised by one pinned library about another, which a user cannot act on, and
+# warnings about what vidlab does on purpose
 KNOWN_WARNINGS = (
     "`isinstance(treespec, LeafSpec)` is deprecated",  # pytorch_lightning 2.x on torch 2.x
+    # the sanity stage's overfit check trains on a subset with no validation on purpose
+    "You defined a `validation_step` but have no `val_dataloader`",
 )
 
 

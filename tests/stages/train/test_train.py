@@ -207,6 +207,8 @@ def test_library_chatter_is_filtered_unless_verbose(tmp_path: Path) -> None:
         "logging.getLogger('pytorch_lightning.x').info('Tip: try litlogger')\n"
         "warnings.warn('`isinstance(treespec, LeafSpec)` is deprecated, use ...', "
         "FutureWarning)\n"
+        "warnings.warn('You defined a `validation_step` but have no `val_dataloader`. Skipping "
+        "val loop.', UserWarning)\n"
         "logging.getLogger('vidlab').warning('own line')\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          check=True, env={k: v for k, v in __import__("os").environ.items()
@@ -219,5 +221,6 @@ def test_library_chatter_is_filtered_unless_verbose(tmp_path: Path) -> None:
                             "subprocess.run([sys.executable, '-c', 'pass'], check=True)"],
                            capture_output=True, text=True, check=True)
     assert "Invalid -W option" not in child.stderr, child.stderr
-    for chatter in ("Creating initial MLflow database tables", "litlogger", "LeafSpec"):
+    for chatter in ("Creating initial MLflow database tables", "litlogger", "LeafSpec",
+                    "val_dataloader"):
         assert chatter not in text, chatter

@@ -359,9 +359,10 @@ def _log_mlflow(params: Params, model: str, result: dict, reports: Path, weights
         test = scores.get("test_video_acc")
         note = client.get_run(run_id).data.tags.get(tracking.NOTE, SUMMARY.get(model, model))
         if test is not None and "Test video accuracy" not in note:
-            client.set_tag(run_id, tracking.NOTE, f"{note}\n\nTest video accuracy {test:.3f} "
-                           f"({scores['test_video_acc_lo']:.3f}-{scores['test_video_acc_hi']:.3f})"
-                           f"; plots in {PLOT_ARTIFACT}.")
+            low, high = scores.get("test_video_acc_lo"), scores.get("test_video_acc_hi")
+            bounds = f" ({low:.3f}-{high:.3f})" if low is not None and high is not None else ""
+            client.set_tag(run_id, tracking.NOTE, f"{note}\n\nTest video accuracy {test:.3f}"
+                           f"{bounds}; plots in {PLOT_ARTIFACT}.")
 
     found = tracking.find_run(params.tracking, {TAG_WEIGHTS: digest, "vidlab.model": model},
                               root=root)
