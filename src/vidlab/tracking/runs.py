@@ -241,12 +241,17 @@ def find_run(params: TrackingParams, tags: dict[str, str], *,
     return found[0].info.run_id if found else None
 
 
+def _no_store(uri: str) -> bool:
+    """A SQLite store whose file does not exist yet (reading it would create it)."""
+    return uri.startswith("sqlite:///") and not Path(unquote(uri[len("sqlite:///"):])).is_file()
+
+
 def run_commits(params: TrackingParams, tags: dict[str, str], *,
                 root: Path | None = None) -> dict[str, str] | None:
     """``{run name: vidlab.git_commit}`` of the runs carrying all ``tags`` (the newest run of
     each name); None when there is no store or experiment to look in (nothing is created)."""
     uri = tracking_uri(params, root)
-    if uri.startswith("sqlite:///") and not Path(unquote(uri[len("sqlite:///"):])).is_file():
+    if _no_store(uri):
         return None
     import mlflow
 
@@ -353,7 +358,7 @@ def ui_url(params: TrackingParams, *, port: int, root: Path | None = None) -> st
     """
     base = f"http://127.0.0.1:{port}/#/"
     uri = tracking_uri(params, root)
-    if uri.startswith("sqlite:///") and not Path(unquote(uri[len("sqlite:///"):])).is_file():
+    if _no_store(uri):
         return f"{base}experiments?workflowType=machine_learning"
     import mlflow
 

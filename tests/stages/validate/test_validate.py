@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.browser import look, need_chromium
 from tests.conftest import ROOT
 from tests.stages.validate.conftest import manifest, metadata
 from vidlab.config import replace
@@ -167,29 +167,22 @@ def test_suite_mistakes_are_refused(stage, tmp_path: Path) -> None:
 
 def test_data_docs_render_in_chromium(stage, tmp_path: Path) -> None:
     """The pages as a browser without a network shows them (every host name fails to resolve)."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium to run this check)")
+    need_chromium()
     meta = metadata()
     meta.loc[7, ["child_age", "milestone_age"]] = ["3", "30"]  # a warning on one row
     stage(meta)
     reports = stage.tmp / "reports"
 
-    def chromium(page: Path, *args: str) -> str:
-        return subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--no-first-run",
-             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
-             *args, page.as_uri()], check=True, capture_output=True, text=True,
-            timeout=120).stdout
+    def chromium(page: Path, screenshot: Path | None = None) -> str:
+        return look(page.as_uri(), tmp_path / "profile", screenshot=screenshot, size="1200,900")
 
     shot = tmp_path / "docs.png"
-    chromium(reports / "docs" / "index.html", f"--screenshot={shot}", "--window-size=1200,900")
+    chromium(reports / "docs" / "index.html", screenshot=shot)
     assert shot.stat().st_size > 10_000
-    index = chromium(reports / "docs" / "index.html", "--dump-dom")
+    index = chromium(reports / "docs" / "index.html")
     assert index.count('href="validations/') == 3 and index.count('href="expectations/') == 3
     (result,) = (reports / "docs" / "validations" / "labels").rglob("*.html")
-    page = chromium(result, "--dump-dom")  # GX's content, and our stand-in script ran
+    page = chromium(result)  # GX's content, and our stand-in script ran
     assert 'class="vidlab-js"' in page and "Run Time" in page and "v0007" in page
-    dump = chromium(reports / "index.html", "--dump-dom")
+    dump = chromium(reports / "index.html")
     assert "Validation PASSED" in dump and "labels.expect_column_values_to_be_between" in dump
