@@ -46,8 +46,12 @@ def _serve(func: Callable[[Any], Any], conn: Connection) -> None:
         try:
             conn.send((index, "ok", func(item), ""))
         except Exception as exc:  # reported to the parent, which decides what it means
-            detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
-            conn.send((index, "error", None, detail))
+            conn.send((index, "error", None, error_detail(exc)))
+
+
+def error_detail(exc: Exception) -> str:
+    """What an item's "error" outcome says: the exception, then a short traceback."""
+    return f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
 
 
 def _spawn(ctx, func: Callable[[Any], Any]) -> _Worker:
@@ -58,16 +62,33 @@ def _spawn(ctx, func: Callable[[Any], Any]) -> _Worker:
     return _Worker(process, parent)
 
 
+def time_limits(timeout_s: float | Sequence[float], count: int) -> list[float]:
+    """One wall-clock limit per item: ``timeout_s`` for each, or its own entry for each."""
+    if isinstance(timeout_s, int | float):
+        return [float(timeout_s)] * count
+    limits = [float(t) for t in timeout_s]
+    if len(limits) != count:
+        raise ValueError(f"{len(limits)} time limits for {count} items: give one per item")
+    return limits
+
+
 def run_isolated(func: Callable[[Any], Any], items: Sequence[Any], *, workers: int,
-                 timeout_s: float) -> Iterator[Outcome]:
+                 timeout_s: float | Sequence[float]) -> Iterator[Outcome]:
     """Yield one Outcome per item, in completion order.
 
     Args:
         func: a function of one item (runs in a forked worker process).
         items: the inputs.
         workers: processes at a time (at least 1).
-        timeout_s: wall-clock limit per item; a worker exceeding it is killed and replaced.
+        timeout_s: wall-clock limit per item, one for all or one per item (in the order of
+            ``items``); a worker exceeding its item's limit is killed and replaced.
     """
+    limits = time_limits(timeout_s, len(items))
+    return _run(func, items, workers, limits)
+
+
+def _run(func: Callable[[Any], Any], items: Sequence[Any], workers: int,
+         limits: list[float]) -> Iterator[Outcome]:
     ctx = multiprocessing.get_context("fork")
     pending = deque(enumerate(items))
     pool = [_spawn(ctx, func) for _ in range(min(max(1, workers), len(items)))]
@@ -83,7 +104,7 @@ def run_isolated(func: Callable[[Any], Any], items: Sequence[Any], *, workers: i
                 return
             wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=_POLL_S)
             for worker in busy:
-                outcome = _check(worker, timeout_s)
+                outcome = _check(worker, limits[worker.index])
                 if outcome is None:
                     continue
                 yield outcome
