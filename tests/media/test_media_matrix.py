@@ -16,7 +16,7 @@ import pytest
 from tests import mediamatrix as mm
 from vidlab.media.decode import BACKENDS, UnsupportedVideo, open_video
 from vidlab.media.probe import Limits, probe_file
-from vidlab.media.reference import integrity, reference_decode
+from vidlab.media.reference import integrity, packet_integrity, reference_decode, scan_packets
 from vidlab.stages.ingest import deid
 
 LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1, vfr_tolerance=0.1,
@@ -139,7 +139,9 @@ def test_deidentified_copy_decodes_exactly_like_its_source(matrix: Path, tmp_pat
         assert list(tmp_path.iterdir()) == []
         return
     source, _ = reference_decode(src)
-    if integrity(source)[0] == "truncated":  # cut (or stopped) files never pass ingest
+    # cut files never pass ingest (a remux's fresh header would hide the cut); damage only a
+    # decode shows (decoding that stops, rejected packets) is copied exactly and named by probe
+    if packet_integrity(scan_packets(src))[0] == "truncated":
         assert cell.damage != "intact"
         assert result["status"] == "truncated" and "cut short" in result["detail"]
         assert list(tmp_path.iterdir()) == []
@@ -148,6 +150,7 @@ def test_deidentified_copy_decodes_exactly_like_its_source(matrix: Path, tmp_pat
     assert result["method"] == "remux"  # every matrix cell remuxes; the fallback is tested below
     copy, _ = reference_decode(result["path"])
     assert copy.digests == source.digests and copy.rotation == source.rotation == cell.rotation
+    assert integrity(copy)[0] == integrity(source)[0]  # the probe judges the copy as the source
     assert deid.tag_violations(result["path"]) == []
     assert [p.name for p in tmp_path.iterdir()] == [result["path"].name]
 

@@ -7,11 +7,14 @@ global or stream metadata, chapters, data tracks, subtitles or attachments, and 
 ``fflags=+bitexact`` so no encoder tag is written. The display matrix (which way is up) is
 stream side data, not a tag, and is kept: it identifies no one.
 
-Every copy is proven against its source before it is published (:func:`verify_copy`): a
-sequential decode of both gives the same number of frames, the same decoded samples frame by
-frame (a sha256 per frame) in the same order, and the same display rotation. A remux that fails
-the proof is replaced by a lossless FFV1 re-encode into Matroska, proven the same way; a file
-for which neither holds is quarantined as ``copy_mismatch``.
+Every copy is proven against its source before it is published (:func:`prove_copy`): a remux
+by its packets (the decoder gets the same parameters and the same packets, byte for byte, in the
+same order, with the same flags, side data and display rotation, so it decodes the same
+pictures; no frame is decoded); a copy that fails that, and every re-encode, by a sequential
+decode of both (:func:`verify_copy`: the same number of frames, the same decoded samples frame
+by frame, a sha256 per frame, in the same order, and the same display rotation). A remux that
+fails is replaced by a lossless FFV1 re-encode into Matroska, proven by decoding; a file for
+which neither holds is quarantined as ``copy_mismatch``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,7 +30,14 @@ import av
 import numpy as np
 
 from vidlab.core.fsutil import sha256_file
-from vidlab.media.reference import integrity, reference_decode
+from vidlab.media.reference import (
+    Decoded,
+    PacketScan,
+    packet_integrity,
+    reference_decode,
+    same_stream,
+    scan_packets,
+)
 
 FORMATS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska", ".webm": "webm",
            ".avi": "avi"}
@@ -65,17 +76,24 @@ def remux(src: Path, dst: Path, *, keep_audio: bool) -> dict:
     if src.stat().st_size == 0:
         return {"status": "zero_byte", "detail": "The file has 0 bytes."}
     try:
-        source, _ = reference_decode(src)
+        scanned = scan_packets(src)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ValueError) and "no video stream" in str(exc):
             return {"status": "no_video_stream", "detail": "The file holds no video stream."}
         return {"status": "unreadable",
                 "detail": f"The container cannot be read ({type(exc).__name__})."}
-    if not source.frames:
-        return {"status": "unreadable", "detail": "No video frame could be decoded."}
-    status, reason = integrity(source)
+    status, reason = packet_integrity(scanned)
+    if status == "unreadable":
+        return {"status": "unreadable", "detail": "No video packet could be read."}
     if status == "truncated":  # judged here: a remux writes a fresh header that hides the cut
         return {"status": "truncated", "detail": f"The file is cut short: {reason}."}
+    decoded: list = []  # the source's reference decode, made only if a proof needs it
+
+    def source() -> Decoded:
+        if not decoded:
+            decoded.append(reference_decode(src)[0])
+        return decoded[0]
+
     attempts = ((dst, "remux", lambda tmp: _copy_packets(src, tmp, _format(dst), keep_audio)),
                 (dst.with_suffix(".mkv"), "lossless",
                  lambda tmp: _lossless(src, tmp, keep_audio)))
@@ -88,7 +106,7 @@ def remux(src: Path, dst: Path, *, keep_audio: bool) -> dict:
             result = {"status": "unreadable",
                       "detail": f"The container cannot be read ({type(exc).__name__})."}
         if result["status"] == "ok":
-            mismatch = verify_copy(source, tmp)
+            mismatch = prove_copy(scanned, source, tmp, method)
             if not mismatch:
                 os.replace(tmp, target)
                 return {"status": "ok", "path": target, "method": method}
@@ -97,6 +115,30 @@ def remux(src: Path, dst: Path, *, keep_audio: bool) -> dict:
             return result
     return {"status": "copy_mismatch",
             "detail": f"No copy decodes like the original ({mismatch or result['detail']})."}
+
+
+def prove_copy(scanned: PacketScan, source: Callable[[], Decoded], copy: Path,
+               method: str) -> str:
+    """Why ``copy`` does not decode like the source; empty if it does.
+
+    A remux is proven from its packets (:func:`~vidlab.media.reference.same_stream`): the same
+    decoder input decodes to the same pictures, and reading packets costs about a hundredth of
+    decoding them. A remux whose packets differ, and every lossless re-encode, is proven by
+    decoding both files frame by frame (:func:`verify_copy`).
+    """
+    if method == "remux":
+        try:
+            if not same_stream(scanned, scan_packets(copy)):
+                return ""
+        except (av.error.FFmpegError, ValueError):
+            pass
+    try:
+        original = source()
+    except (av.error.FFmpegError, ValueError) as exc:
+        return f"the original cannot be decoded ({type(exc).__name__})"
+    if not original.frames:
+        return "no frame of the original could be decoded"
+    return verify_copy(original, copy)
 
 
 def _format(path: Path) -> str:

@@ -147,29 +147,53 @@ def _scan(path: Path, rel: str, text: TermIndex, binary: TermIndex) -> list[dict
     return found
 
 
-def verify(outputs: dict[str, Path], terms: dict[str, str]) -> dict:
+_INDEXES: tuple[TermIndex, TermIndex] | None = None  # (text, binary), set before forking
+
+
+def _scan_one(item: tuple[Path, str]) -> tuple[list[dict], list[dict]]:
+    """Leaks and metadata violations of one output file (runs in a forked worker)."""
+    path, rel = item
+    text, binary = _INDEXES  # type: ignore[misc]
+    tags = []
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        tags = [{"file": rel, "violation": v} for v in tag_violations(path)]
+    return _scan(path, rel, text, binary), tags
+
+
+def verify(outputs: dict[str, Path], terms: dict[str, str], *, workers: int = 1) -> dict:
     """Check every file under each output root; returns the verification report.
 
     Args:
         outputs: display name (e.g. 'data/interim/videos') -> folder or file to check.
         terms: from :func:`forbidden_terms`.
+        workers: processes scanning files at once (forked, sharing the term indexes).
     """
-    text, binary = TermIndex(terms, 1), TermIndex(terms, MIN_BINARY_TERM)
-    leaks, tags, checked, videos = [], [], 0, 0
+    global _INDEXES
+    _INDEXES = TermIndex(terms, 1), TermIndex(terms, MIN_BINARY_TERM)
+    items = []
     for label, root in outputs.items():
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in files:
-            rel = f"{label}/{path.relative_to(root).as_posix()}" if root.is_dir() else label
-            checked += 1
-            leaks += _scan(path, rel, text, binary)
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                videos += 1
-                tags += [{"file": rel, "violation": v} for v in tag_violations(path)]
+        items += [(path, f"{label}/{path.relative_to(root).as_posix()}" if root.is_dir()
+                   else label) for path in files]
+    try:
+        if workers > 1 and len(items) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(workers, len(items)),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                found = list(pool.map(_scan_one, items, chunksize=8))
+        else:
+            found = [_scan_one(item) for item in items]
+    finally:
+        _INDEXES = None
+    leaks = [leak for file_leaks, _ in found for leak in file_leaks]
+    tags = [tag for _, file_tags in found for tag in file_tags]
     unique = {(d["file"], d["where"], d["kind"]): d for d in leaks}
     return {
         "ok": not unique and not tags,
-        "files_checked": checked,
-        "videos_checked": videos,
+        "files_checked": len(items),
+        "videos_checked": sum(p.suffix.lower() in VIDEO_SUFFIXES for p, _ in items),
         "terms_checked": len(terms),
         "leaks": sorted(unique.values(), key=lambda d: (d["file"], d["where"], d["kind"])),
         "metadata_violations": tags,

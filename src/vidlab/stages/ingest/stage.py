@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from vidlab.tracking import data_version
 PARAMS = Declaration(
     "ingest",
     outputs=("base.classes", "data.source", "ingest"),
+    runtime=("engine",),
 )
 
 
@@ -81,17 +81,48 @@ def check(params: Params, *, csv_path: Path, videos: Path) -> Checked:
     return Checked(records, problems, len(csv_rows), csv_rows)
 
 
+# what a worker that fails leaves to say: never its exception text, which may hold a path
+WORKER_FAILURES = {
+    "timeout": ("decode_timeout", "Copying the file took longer than its time limit "
+                                  "(ingest.timeout_s + ingest.timeout_per_gigapixel_s)."),
+    "crash": ("unreadable", "The decoder crashed on this file."),
+    "error": ("unreadable", "The file could not be copied (an unexpected error)."),
+}
+
+
 def deidentify(records: list[rows.Record], out_videos: Path, key: bytes,
                params: Params) -> list[dict]:
-    """Remux every record's file into ``out_videos``; results in record order."""
-    args = [(r.path, out_videos, key, r.filename, params.ingest.pseudonym_length,
-             params.ingest.audio == "keep") for r in records]
-    workers = worker_count(params.ingest.workers, len(args))
-    if workers == 1:
-        return [deid.deidentify_one(*a) for a in track(args, total=len(args), desc="ingest")]
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(deid.deidentify_one, *a) for a in args]
-        return [f.result() for f in track(futures, total=len(futures), desc="ingest")]
+    """Remux every record's file into ``out_videos``, each in an isolated worker (a process
+    here, or a Ray task); results in record order. A worker that hangs past the file's time
+    limit is killed and one that crashes is contained: the file is quarantined, nothing of it
+    is published."""
+    from vidlab.core.engine import run_tasks
+    from vidlab.media.budget import timeouts
+
+    p, engine = params.ingest, params.engine
+    args = [(r.path, out_videos, key, r.filename, p.pseudonym_length, p.audio == "keep")
+            for r in records]
+    workers = worker_count(p.workers, len(args))
+    limits = timeouts([r.path for r in records], base_s=p.timeout_s,
+                      per_gigapixel_s=p.timeout_per_gigapixel_s, workers=workers,
+                      engine=engine.name, address=engine.address)
+    results: list[dict] = [{}] * len(args)
+    outcomes = run_tasks(_deidentify_item, args, workers=workers, timeout_s=limits,
+                         engine=engine.name, address=engine.address)
+    for outcome in track(outcomes, total=len(args), desc="ingest"):
+        if outcome.status == "ok":
+            results[outcome.index] = outcome.value
+        else:
+            status, detail = WORKER_FAILURES[outcome.status]
+            log.debug("ingest: a worker failed (%s)", outcome.status)
+            results[outcome.index] = {"status": status, "video_id": "", "detail": detail}
+    for leftover in out_videos.glob(".*.tmp"):  # what a killed worker was writing
+        leftover.unlink()
+    return results
+
+
+def _deidentify_item(args: tuple) -> dict:
+    return deid.deidentify_one(*args)
 
 
 def _metadata_row(record: rows.Record, result: dict, key: bytes, length: int) -> dict:
@@ -227,7 +258,7 @@ def _leak_check(checked: Checked, params: Params, videos: Path, tables: dict[str
     terms = leaks.forbidden_terms(checked.csv_rows, check_dates=params.ingest.dates != "keep")
     staged = {"data/interim/videos": videos, "reports/deidentify/ingest.json": counts_file} | {
         f"data/interim/{name}": path for name, path in tables.items()}
-    return leaks.verify(staged, terms)
+    return leaks.verify(staged, terms, workers=worker_count(params.ingest.workers))
 
 
 def _reasons(counts: dict) -> str:
