@@ -139,3 +139,60 @@ def test_shapes_and_range_with_every_group_on() -> None:
 def test_replace_keeps_params_valid() -> None:
     # ablations are one param change: the dataclass accepts an empty group list
     assert replace(AugmentParams(), use=()).use == ()
+
+
+def test_fit_is_fit_frame_on_every_frame_and_needs_no_torch() -> None:
+    """The clips stage fits each frame as it is decoded with fit_frame (Pillow, no torch);
+    fit on a clip tensor is the same, frame by frame, and gives the same bytes every time."""
+    import numpy as np
+
+    from vidlab.data.cache import fit_frame
+
+    video = clip(3, 90, 160, seed=4)
+    for crop in ("center", "letterbox"):
+        out = fit(video, size=32, crop=crop)
+        frames = [fit_frame(f, 32, crop) for f in video.numpy()]
+        assert np.array_equal(out.numpy(), np.stack(frames))
+        assert torch.equal(out, fit(video, size=32, crop=crop))
+        assert frames[0].dtype == np.uint8 and frames[0].flags.c_contiguous
+
+
+@pytest.mark.parametrize(("height", "width"), [(60, 120), (120, 60), (61, 97), (97, 61)])
+def test_fit_frame_geometry(height: int, width: int) -> None:
+    """center: the short side becomes size and the middle is kept; letterbox: the long side
+    becomes size, the rest is black, centred."""
+    import numpy as np
+
+    from vidlab.data.cache import fit_frame
+
+    frame = np.full((height, width, 3), 200, np.uint8)
+    landscape = width > height
+    # black bands at both ends of the long side, ending 4 pixels (twice the filter's reach at
+    # this scale) before the middle square starts
+    band = (max(height, width) - min(height, width)) // 2 - 4
+    if landscape:
+        frame[:, :band] = frame[:, -band:] = 0
+    else:
+        frame[:band] = frame[-band:] = 0
+    center = fit_frame(frame, 30, "center")
+    assert center.shape == (30, 30, 3)
+    assert int(center.min()) == 200  # the bands lie outside the middle square
+    boxed = fit_frame(np.full((height, width, 3), 200, np.uint8), 30, "letterbox")
+    inner = max(1, round(min(height, width) * 30 / max(height, width)))
+    bars = boxed[:, :, 0].max(axis=1 if landscape else 0)  # per row (landscape) or column
+    assert (bars == 200).sum() == inner and bars[0] == bars[-1] == 0
+    lead = int(np.argmax(bars == 200))
+    assert lead == (30 - inner) // 2
+
+
+def test_fit_frame_refuses_what_is_not_an_rgb_frame() -> None:
+    import numpy as np
+
+    from vidlab.data.cache import fit_frame
+
+    with pytest.raises(ValueError, match="Unknown crop 'zoom'"):
+        fit_frame(np.zeros((4, 4, 3), np.uint8), 2, "zoom")
+    with pytest.raises(ValueError, match="RGB uint8"):
+        fit_frame(np.zeros((4, 4), np.uint8), 2)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        fit_frame(np.zeros((4, 4, 3), np.float32), 2)

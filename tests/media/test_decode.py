@@ -144,3 +144,23 @@ def test_short_video_padding_through_real_decoding(backend: str, tiny_video, pad
     clip = make_clip_sampler("center", clip_len=6, pad=pad)(reader.times)[0]
     assert clip.padded and clip.indices == expected
     assert frame_ids(reader.get_frames(clip.indices)) == expected
+
+
+@pytest.mark.parametrize("wanted", [[29, 3, 3, 17, 0], list(range(29, -1, -1))])
+def test_per_frame_sees_each_frame_once_and_its_results_come_back_in_order(
+        backend: str, vfr, wanted: list[int]) -> None:
+    """With ``per_frame`` a reader keeps only what the function returns for each frame (here
+    one pixel), called with the frame's index, in the order of the indices asked for."""
+    seen: list[int] = []
+
+    def corner(index: int, rgb: np.ndarray) -> np.ndarray:
+        assert rgb.shape == (48, 64, 3) and rgb.flags.c_contiguous
+        seen.append(index)
+        return rgb[:1, :1].copy()
+
+    reader = open_video(vfr, backend)
+    kept = reader.get_frames(wanted, per_frame=corner)
+    assert kept.shape == (len(wanted), 1, 1, 3)
+    assert frame_ids(kept) == tuple(wanted)
+    assert sorted(seen) == sorted(set(wanted))
+    reader.close()

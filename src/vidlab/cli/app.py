@@ -38,6 +38,9 @@ ParamsOption = Annotated[
 # Inputs several stages read, declared once (the option name comes from the parameter's name).
 MetadataOption = Annotated[Path, typer.Option(help="De-identified metadata CSV (from ingest).")]
 ManifestOption = Annotated[Path, typer.Option(help="The probe manifest.")]
+FramesOption = Annotated[
+    Path, typer.Option(help="The probe's side table of dedup signatures and sheet thumbnails.")
+]
 MergedQuarantineOption = Annotated[
     Path, typer.Option(help="Merged quarantine CSV (from validate).")
 ]

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vidlab.cli.app import (
+    FramesOption,
     ManifestOption,
     MergedQuarantineOption,
     MetadataOption,
@@ -118,15 +119,17 @@ def probe(
     ] = paths.INTERIM / "normalized",
     reports: Annotated[Path, typer.Option(help="Folder for the probe summary.")] = paths.REPORTS
     / "probe",
+    frames: FramesOption = paths.INTERIM / "frames.parquet",
     params_file: ParamsOption = paths.PARAMS_FILE,
 ) -> None:
-    """Probe and fully decode every video into the manifest, each file in its own process."""
+    """Probe and decode every video (all frames, or keyframes with probe.integrity: fast) into
+    the manifest, each file in its own process; keep its dedup signature and sheet frames."""
     from vidlab import config as params_mod
     from vidlab.stages.probe import stage as manifest_mod
 
     loaded = params_mod.load(params_file)
     summary = manifest_mod.run(loaded, metadata_csv=metadata, videos=videos, manifest=manifest,
-                               normalized=normalized, reports=reports)
+                               normalized=normalized, reports=reports, frames=frames)
     bad = {k: v for k, v in summary["by_status"].items() if k != "ok"}
     typer.echo(f"probe: {summary['ok']} of {summary['videos']} videos ok"
                + (f", problems {bad}" if bad else "")
@@ -179,6 +182,7 @@ def dedup(
     reports: Annotated[
         Path, typer.Option(help="Folder for summary.json and sheets/ (one per cluster).")
     ] = paths.REPORTS / "dedup",
+    frames: FramesOption = paths.INTERIM / "frames.parquet",
     params_file: ParamsOption = paths.PARAMS_FILE,
 ) -> None:
     """Find exact and near-duplicate videos (perceptual hashes) and cluster them."""
@@ -186,7 +190,7 @@ def dedup(
     from vidlab.stages.dedup import stage as dedup_mod
 
     summary = dedup_mod.run(params_mod.load(params_file), manifest=manifest,
-                            quarantine=quarantine, out=out, reports=reports)
+                            quarantine=quarantine, out=out, reports=reports, frames=frames)
     typer.echo(
         f"dedup: {summary['videos']} videos, {summary['clusters']} duplicate cluster(s) "
         f"({summary['exact_pairs']} exact, {summary['near_pairs']} near pair(s)) -> {out}; "

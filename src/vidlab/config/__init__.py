@@ -26,6 +26,7 @@ from vidlab.config.data import (
     DataParams,
     DedupParams,
     DemoParams,
+    EngineParams,
     IngestParams,
     ProbeParams,
     ReportParams,
@@ -55,7 +56,8 @@ M = TypeVar("M", bound=BaseModel)
 __all__ = [
     "AUGMENT_GROUPS", "CROPS", "NETWORKS", "SECTIONS", "SPLIT_NAMES",
     "AugmentParams", "BaseParams", "CardParams", "ClassicalParams", "ClipsParams", "DataParams",
-    "DedupParams", "DemoParams", "EdaParams", "EvaluateParams", "IngestParams", "LoaderParams",
+    "DedupParams", "DemoParams", "EdaParams", "EngineParams", "EvaluateParams", "IngestParams",
+    "LoaderParams",
     "Params", "ProbeParams", "ReportParams", "SanityParams", "SplitParams", "TrackingParams",
     "Section", "TrainParams", "ValidateParams", "from_dict", "load", "replace",
 ]
@@ -71,6 +73,7 @@ with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.vali
 
         base: BaseParams
         data: DataParams
+        engine: EngineParams
         demo: DemoParams
         ingest: IngestParams
         report: ReportParams

@@ -47,6 +47,16 @@ class DataParams(Section):
         return self
 
 
+class EngineParams(Section):
+    """Where the per-video work of ingest, probe and clips runs: worker processes on this
+    machine, or Ray tasks (on this machine or a cluster). The outputs are the same bytes."""
+
+    name: Literal["local", "ray"] = "local"
+    # ray only: null starts a private Ray on this machine for the stage; "auto" joins the
+    # cluster this machine belongs to (`ray start`); "host:port" or "ray://host:port" one there
+    address: Text | None = None
+
+
 class DemoParams(Section):
     """The synthetic demo dataset (see vidlab.demo)."""
 
@@ -99,6 +109,9 @@ class IngestParams(Section):
     extensions: tuple[Text, ...] = Field((".mp4", ".mov", ".avi", ".mkv", ".webm"),
                                          min_length=1)
     workers: Int = Field(0, ge=0, le=256)
+    # per file: timeout_s + timeout_per_gigapixel_s x (duration x width x height x fps / 1e9)
+    timeout_s: Float = Field(60.0, ge=0.1, le=3600)
+    timeout_per_gigapixel_s: Float = Field(60.0, ge=0.0, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -141,7 +154,10 @@ class ProbeParams(Section):
     """The manifest: per-file isolation, integrity tolerances, optional CFR normalisation."""
 
     workers: Int = Field(0, ge=0, le=256)
+    # per file: timeout_s + timeout_per_gigapixel_s x (duration x width x height x fps / 1e9)
     timeout_s: Float = Field(60.0, ge=0.1, le=3600)
+    timeout_per_gigapixel_s: Float = Field(30.0, ge=0.0, le=3600)
+    integrity: Literal["full", "fast"] = "full"
     frame_tolerance: Float = Field(0.02, ge=0.0, le=0.5)
     truncation_tolerance: Float = Field(0.1, ge=0.0, le=0.9)
     vfr_tolerance: Float = Field(0.1, ge=0.0, le=10.0)
@@ -191,7 +207,6 @@ class DedupParams(Section):
     sheet_frames: Int = Field(6, ge=1, le=32)
     sheet_videos: Int = Field(8, ge=2, le=64)
     workers: Int = Field(0, ge=0, le=256)
-    timeout_s: Float = Field(60.0, ge=0.1, le=3600)
 
     @property
     def window_frames(self) -> int:

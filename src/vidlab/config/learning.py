@@ -37,7 +37,9 @@ class ClipsParams(Section):
                                                                     min_length=1)
     shard_size: Int = Field(128, ge=1, le=100000)
     workers: Int = Field(0, ge=0, le=256)
+    # per video: timeout_s + timeout_per_gigapixel_s x (duration x width x height x fps / 1e9)
     timeout_s: Float = Field(120.0, ge=0.1, le=3600)
+    timeout_per_gigapixel_s: Float = Field(10.0, ge=0.0, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> Self:

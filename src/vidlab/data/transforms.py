@@ -4,7 +4,9 @@ Three steps, in this order:
 
 1. :func:`fit` (the same for every split, and what the clips cache stores): resize and crop an RGB
    uint8 clip ``(T, H, W, 3)`` to ``size x size``: ``center`` resizes the short side to ``size``
-   and takes the middle, ``letterbox`` fits the long side and pads with black.
+   and takes the middle, ``letterbox`` fits the long side and pads with black. Frame by frame
+   with :func:`vidlab.data.cache.fit_frame` (Pillow, no torch), which the clips stage applies to
+   each frame as it is decoded.
 2. A preset: :class:`EvalPreset` converts to float, normalises and returns ``(3, T, size, size)``
    (the layout torchvision's video networks take). :class:`TrainPreset` first augments. With
    every augmentation group off it runs exactly the eval steps, so ablations compare like with
@@ -25,33 +27,26 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from vidlab.config import AugmentParams
+from vidlab.data.cache import fit_frame
 
 
 def fit(clip: torch.Tensor, *, size: int, crop: str = "center") -> torch.Tensor:
-    """Resize and crop (or letterbox) an RGB uint8 clip ``(T, H, W, 3)`` to ``(T, size, size, 3)``.
-
-    Antialiased resizing, so small model inputs don't alias fine background patterns.
-    """
-    video = clip.permute(0, 3, 1, 2)  # T, C, H, W
-    height, width = video.shape[-2:]
-    if crop == "center":
-        video = F.resize(video, [size], antialias=True)  # short side -> size
-        video = F.center_crop(video, [size, size])
-    elif crop == "letterbox":
-        scale = size / max(height, width)
-        inner = [max(1, round(height * scale)), max(1, round(width * scale))]
-        video = F.resize(video, inner, antialias=True)
-        top, left = (size - inner[0]) // 2, (size - inner[1]) // 2
-        video = F.pad(video, [left, top, size - inner[1] - left, size - inner[0] - top], fill=0)
-    else:
-        raise ValueError(f"Unknown crop {crop!r}; expected center or letterbox.")
-    return video.permute(0, 2, 3, 1).contiguous()
+    """Resize and crop (or letterbox) an RGB uint8 clip ``(T, H, W, 3)`` to ``(T, size, size, 3)``:
+    :func:`~vidlab.data.cache.fit_frame` on each frame (antialiased, so small model inputs don't
+    alias fine background patterns)."""
+    frames = clip.detach().cpu().numpy()
+    fitted = [fit_frame(frame, size, crop) for frame in frames]
+    if not fitted:
+        fit_frame(np.zeros((1, 1, 3), np.uint8), size, crop)  # still refuses an unknown crop
+        return torch.zeros((0, size, size, 3), dtype=torch.uint8)
+    return torch.from_numpy(np.stack(fitted))
 
 
 def _to_video(clip: torch.Tensor) -> tv_tensors.Video:

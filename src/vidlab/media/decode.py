@@ -4,6 +4,10 @@ A reader knows each frame's presentation time (``times``, seconds from the first
 display order) and returns the frames at given indices as RGB uint8 ``(T, H, W, 3)``. Indices are
 sorted and de-duplicated before decoding, so a clip whose indices repeat (padding, slow motion) or
 run backwards (reversal) costs one forward pass; the frames come back in the order asked for.
+With ``per_frame``, each frame is handed to that function as soon as it is decoded and only its
+result is kept (the clips cache fits frames to the model size this way), so a full-resolution
+frame lives only while it is processed: one at a time with PyAV, a batch of at most
+:data:`DECORD_BATCH` with decord.
 
 Both backends return what a player shows: frame ``i`` is the ``i``-th frame of a sequential
 decode (:func:`vidlab.media.reference.reference_decode`), turned by the display matrix. Each
@@ -27,7 +31,7 @@ many threads as cores would oversubscribe the machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +44,15 @@ CHOICES = ("auto", *BACKENDS)
 # matrix (tests/mediamatrix.py) shows to return the right frame.
 DECORD_PROVEN = frozenset({"h264", "vp9", "mjpeg"})
 ROTATION_MATCH = 12.0  # mean absolute difference (0-255) under which two decodes agree
+# frames decord decodes per call, their full-resolution frames alive together (a 1080p clips
+# worker peaked at 250-350 MB with 4, up to 450 MB with 8)
+DECORD_BATCH = 4
+
+# What ``get_frames(..., per_frame=f)`` calls as each frame is decoded: ``f(index, rgb)``, with the
+# frame's index in the video and its RGB uint8 ``(H, W, 3)`` as displayed; what it returns (an
+# array, the same shape for every frame) is kept in place of the frame. A reader may call it
+# again for the same index when it starts over (PyAV falling back to a sequential decode).
+PerFrame = Callable[[int, np.ndarray], np.ndarray]
 
 
 class UnsupportedVideo(RuntimeError):
@@ -51,8 +64,9 @@ class VideoReader(Protocol):
 
     times: np.ndarray
 
-    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
-        """RGB frames ``(len(indices), H, W, 3)`` uint8, in the order of ``indices``."""
+    def get_frames(self, indices: Sequence[int], per_frame: PerFrame | None = None) -> np.ndarray:
+        """RGB frames ``(len(indices), H, W, 3)`` uint8, in the order of ``indices``; with
+        ``per_frame``, what it returned for each frame instead (see :data:`PerFrame`)."""
 
     def close(self) -> None:
         """Release the file."""
@@ -113,6 +127,15 @@ def _plan(indices: Sequence[int], count: int) -> tuple[np.ndarray, np.ndarray]:
                          f"asked for {int(wanted.min())}..{int(wanted.max())}.")
     unique, inverse = np.unique(wanted, return_inverse=True)
     return unique, inverse
+
+
+def _gather(unique: Sequence[int], found: dict[int, np.ndarray], inverse: np.ndarray) -> np.ndarray:
+    """The kept frames, in the order asked for (``inverse`` repeats and reorders them)."""
+    first = found[unique[0]]
+    out = np.empty((len(unique), *first.shape), dtype=first.dtype)
+    for k, index in enumerate(unique):
+        out[k] = found[index]
+    return out[inverse]
 
 
 class FrameTable:
@@ -205,12 +228,27 @@ class DecordReader:
             raise UnsupportedVideo("cannot tell whether decord applied the display rotation")
         return matches[0]
 
-    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
+    def get_frames(self, indices: Sequence[int], per_frame: PerFrame | None = None) -> np.ndarray:
+        """Frames in batches of at most :data:`DECORD_BATCH`, in index order; each is turned and
+        passed to ``per_frame``."""
         unique, inverse = _plan(indices, len(self.times))
-        frames = self._reader.get_batch(unique.tolist()).asnumpy()
-        if self._turns:
-            frames = np.ascontiguousarray(np.rot90(frames, self._turns, axes=(1, 2)))
-        return frames[inverse]
+        unique = unique.tolist()
+        found: dict[int, np.ndarray] = {}
+        for start in range(0, len(unique), DECORD_BATCH):
+            chunk = unique[start:start + DECORD_BATCH]
+            frames = self._reader.get_batch(chunk).asnumpy()
+            if self._turns:
+                frames = np.rot90(frames, self._turns, axes=(1, 2))
+            if start + DECORD_BATCH < len(unique):
+                # decord's decoding thread reads ahead from where get_batch stopped, converting
+                # every frame it decodes to full-resolution RGB in an unbounded queue (hundreds
+                # of MB at 1080p); a seek stops that thread and drops the queue
+                self._reader.seek(0)
+            for index, frame in zip(chunk, frames, strict=True):
+                frame = np.ascontiguousarray(frame)
+                found[index] = frame if per_frame is None else per_frame(index, frame)
+            del frames, frame
+        return _gather(unique, found, inverse)
 
     def close(self) -> None:
         del self._reader
@@ -237,23 +275,28 @@ class PyAVReader:
         self.times = self._table.times
         self._index_of = {int(pts): i for i, pts in enumerate(self._table.pts)}
 
-    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
+    def get_frames(self, indices: Sequence[int], per_frame: PerFrame | None = None) -> np.ndarray:
+        """Frames decoded one at a time, each passed to ``per_frame`` as it comes."""
         import av
+
+        from vidlab.media.reference import displayed
+
+        def keep(index: int, frame: av.VideoFrame) -> np.ndarray:
+            rgb = displayed(frame)
+            return rgb if per_frame is None else per_frame(index, rgb)
 
         unique, inverse = _plan(indices, len(self.times))
         found = None
         if self._table.seekable:
             try:
-                found = self._seeking(unique.tolist())
+                found = self._seeking(unique.tolist(), keep)
             except (UnsupportedVideo, av.error.FFmpegError):
                 found = None
         if found is None:
-            found = self._sequential(unique.tolist())
-        return np.stack([found[i] for i in unique.tolist()])[inverse]
+            found = self._sequential(unique.tolist(), keep)
+        return _gather(unique.tolist(), found, inverse)
 
-    def _seeking(self, unique: list[int]) -> dict[int, np.ndarray]:
-        from vidlab.media.reference import displayed
-
+    def _seeking(self, unique: list[int], keep) -> dict[int, np.ndarray]:
         wanted, found = set(unique), {}
         decoder, position = None, -1  # position: index of the last frame decoded
         for index in unique:
@@ -270,15 +313,13 @@ class PyAVReader:
                     raise UnsupportedVideo(f"frame {index} cannot be placed after a seek")
                 position = self._index_of[int(frame.pts)]
                 if position in wanted and position not in found:
-                    found[position] = displayed(frame)
+                    found[position] = keep(position, frame)
             if index not in found:
                 raise UnsupportedVideo(f"frame {index} was not among the decoded frames")
         return found
 
-    def _sequential(self, unique: list[int]) -> dict[int, np.ndarray]:
+    def _sequential(self, unique: list[int], keep) -> dict[int, np.ndarray]:
         import av
-
-        from vidlab.media.reference import displayed
 
         wanted, found, last = set(unique), {}, unique[-1]
         self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
@@ -288,7 +329,7 @@ class PyAVReader:
             for frame in self._container.decode(self._stream):
                 position += 1
                 if position in wanted:
-                    found[position] = displayed(frame)
+                    found[position] = keep(position, frame)
                 if position >= last:
                     break
         except av.error.FFmpegError as exc:

@@ -54,3 +54,30 @@ def contact_sheet(rows: Sequence[tuple[str, Sequence[np.ndarray]]], out: Path, *
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, format="PNG", optimize=False)
     return out
+
+
+STORED_HEIGHT = 96  # thumbnails the probe keeps per video: the tallest any sheet draws
+
+
+def thumbnail(frame: np.ndarray) -> bytes:
+    """An RGB frame as PNG bytes, shrunk to :data:`STORED_HEIGHT` px high (area averaging) if it
+    is taller: what the probe keeps of each contact-sheet frame, so sheets never decode the
+    video again."""
+    import io
+
+    height, width = frame.shape[:2]
+    image = Image.fromarray(frame)
+    if height > STORED_HEIGHT:
+        size = (max(1, round(width * STORED_HEIGHT / height)), STORED_HEIGHT)
+        image = image.resize(size, Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def unthumbnail(data: bytes) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB of a :func:`thumbnail`."""
+    import io
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))

@@ -207,17 +207,111 @@ def video_codes(signatures: np.ndarray) -> np.ndarray:
     return bits.sum(axis=1) * 2 > k
 
 
-def signature(path: Path, k: int) -> np.ndarray:
-    """The (K, 3) pHashes of Y, Cb and Cr of K frames of one video.
+class FramePicker:
+    """Takes, from frames fed one by one in display order, the frame nearest each target time,
+    by the rule of :func:`sampled_frames` (the first frame at or after a target, or the one
+    before it when that is closer), and keeps ``convert(frame)`` of each: the probe's decode
+    feeds every frame through one of these, so no stage decodes again for signatures or sheets.
+
+    A decoder reuses its frame objects, so a frame cannot be kept to be converted later: a frame
+    within ``window`` seconds before the next target is converted as it comes, in case it turns
+    out nearer than the one after the target. Where a gap longer than ``window`` precedes a
+    target (variable frame rate), the frame after the target is taken.
+
+    Args:
+        targets: times in seconds, ascending (:func:`sample_times`).
+        convert: what to keep of a picked frame (e.g. :func:`planes`).
+        window: seconds before a target in which frames are converted as they come (a few
+            frame intervals); None converts every frame.
+        time_base: the stream's, to time frames by their pts (as ``frame.time`` does where
+            the frame knows its time base).
+    """
+
+    def __init__(self, targets: np.ndarray, convert, window: float | None = None,
+                 time_base: float | None = None) -> None:
+        self._targets = [float(t) for t in targets]
+        self._time_base = time_base  # frames decoded packet by packet carry no time base
+        self._convert = convert
+        self._window = window
+        self._picked: list = []
+        self._previous: tuple | None = None  # (time, converted frame or None)
+
+    def __call__(self, frame: av.VideoFrame) -> None:
+        if self._time_base and frame.pts is not None:
+            position = float(frame.pts) * self._time_base
+        else:
+            position = float(frame.time or 0.0)
+        done = len(self._picked)
+        if done >= len(self._targets):
+            self._previous = (position, None)
+            return
+        target, previous = self._targets[done], self._previous
+        if position >= target:
+            unusable = previous is None or previous[1] is None
+            if unusable or position - target <= target - previous[0]:
+                self._picked.append(self._convert(frame))
+            else:
+                self._picked.append(previous[1])
+            self._previous = (position, self._picked[-1])
+            return
+        near = self._window is None or target - position <= self._window
+        self._previous = (position, self._convert(frame) if near else None)
+
+    def result(self) -> list:
+        """One converted frame per target; targets after the last frame get the last frame."""
+        picked = list(self._picked)
+        if picked or (self._previous is not None and self._previous[1] is not None):
+            last = self._previous[1] if self._previous and self._previous[1] is not None \
+                else picked[-1]
+            picked += [last] * (len(self._targets) - len(picked))
+        return picked
+
+
+def thumbnail_rgb(frame: av.VideoFrame, height: int) -> np.ndarray:
+    """A frame as displayed, ``height`` px high (or its own height if smaller): each of Y, Cb
+    and Cr shrunk by area averaging first, then converted as :func:`rgb` does, so a 1080p
+    frame costs a few milliseconds and the bytes are the same on every CPU."""
+    k = turns(frame)
+    frame, yuv = _yuv(frame)
+    width, full_height = frame.width, frame.height
+    scale = min(1.0, height / (width if k % 2 else full_height))
+    size = (max(1, round(width * scale)), max(1, round(full_height * scale)))
+    y, u, v = (np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(
+        size, Image.Resampling.BOX), np.float32) for c in yuv)
+    full = frame.format.name.startswith("yuvj")
+    y = y if full else (y - 16.0) * (255 / 219)
+    chroma = 1.0 if full else 255 / 224
+    u, v = (u - 128.0) * chroma, (v - 128.0) * chroma
+    out = np.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], axis=-1)
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.rot90(out, k))
+
+
+def signature_of(images: list[np.ndarray] | np.ndarray, k: int) -> np.ndarray:
+    """The (K, 3) pHashes of Y, Cb and Cr from the :func:`planes` of the sampled frames.
 
     Videos with fewer than K frames repeat their frames to fill K rows.
     """
-    images = np.stack([planes(frame) for frame in sampled_frames(path, k)])
+    if not len(images):
+        raise ValueError("no frame could be decoded")
+    images = np.stack(images)
     centres = images.mean(axis=(2, 3))
     centres[:, 1:] = _NEUTRAL_CHROMA
     hashes = phash(images.reshape(-1, SIDE, SIDE), centres.reshape(-1))
     hashes = hashes.reshape(len(images), PLANES)
     return np.resize(hashes, (k, PLANES)).astype(np.uint64)
+
+
+def signature(path: Path, k: int) -> np.ndarray:
+    """The (K, 3) pHashes of Y, Cb and Cr of K frames of one video, decoded here (seeking ahead
+    in long videos); the pipeline takes them from the probe's decode instead (:class:`FramePicker`).
+    """
+    return signature_of([planes(frame) for frame in sampled_frames(path, k)], k)
+
+
+def duration_of(container, stream) -> float:
+    """The duration the sample times are spread over: the stream's, else the container's."""
+    return _duration(container, stream)
 
 
 def distances(a: np.ndarray, b: np.ndarray, window: int) -> np.ndarray:

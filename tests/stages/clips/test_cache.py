@@ -138,3 +138,48 @@ def test_decord_asked_for_where_it_is_not_installed(clip_params: Params, index_s
                                                                       backend="auto"))
     summary = clips_stage.run(auto, splits=index_splits, out=tmp_path / "c", reports=tmp_path / "r")
     assert summary["backend"] == "pyav" and set(summary["backend_of"].values()) == {"pyav"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_videos_leave_the_bytes_of_a_run_without_them(clip_params: Params,
+                                                             index_splits: Path, tmp_path: Path,
+                                                             workers: int) -> None:
+    """Rows are laid out before decoding, a block per video; undecodable videos in the middle
+    of train and val leave gaps that are compacted away: arrays, index and shards are the bytes
+    of a run that never listed those videos, for any worker count."""
+    build(clip_params, index_splits, tmp_path / "a")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    splits = tmp_path / "with-broken.csv"
+    text = index_splits.read_text()
+    for video_id, split in (("a000000000000001b", "train"), ("a000000000000004b", "val")):
+        text += f"{video_id},{broken},achieved,motor,7-12m,M_12M_001,{split}\n"
+    splits.write_text(text)
+    params = replace(clip_params, clips=replace(clip_params.clips, workers=workers))
+    summary = build(params, splits, tmp_path / "b")
+    assert [f["video_id"] for f in summary["failed"]] == ["a000000000000001b",
+                                                          "a000000000000004b"]
+    first, second = (tree(tmp_path / n / "clips") for n in ("a", "b"))
+    assert first.pop("clips.json") != second.pop("clips.json")  # it lists the failures
+    assert first == second
+    assert not [p for p in (tmp_path / "b" / "clips").iterdir() if p.name.startswith(".")
+                and p.name != ".vidlab-clips"]  # no compaction leftovers
+
+
+def test_the_stage_keeps_no_pixels_in_memory(clip_params: Params, index_splits: Path,
+                                             tmp_path: Path, monkeypatch) -> None:
+    """Each video's clips go to their rows as the video arrives; what the stage keeps per
+    video (for the index and the summary) holds no array."""
+    kept: list[dict] = []
+    summary = clips_stage._summary
+
+    def spy(index, failed, results, params, backend):
+        kept.extend(results.values())
+        return summary(index, failed, results, params, backend)
+
+    monkeypatch.setattr(clips_stage, "_summary", spy)
+    build(clip_params, index_splits, tmp_path / "a")
+    assert len(kept) == 6
+    for value in kept:
+        assert set(value) == {"video_id", "backend", "clips"}
+        assert not any(isinstance(v, np.ndarray) for c in value["clips"] for v in c)

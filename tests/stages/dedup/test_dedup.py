@@ -12,8 +12,10 @@ import pytest
 
 from vidlab.config import replace
 from vidlab.media import signature as sig
+from vidlab.media.probe import probe_all, write_frames
 from vidlab.stages.dedup import stage as dedup
 from vidlab.stages.dedup.neighbors import brute_force_pairs, components, near_pairs, plan_tables
+from vidlab.stages.probe.stage import limits_of
 from vidlab.synth.variants import KINDS, write_variant
 
 
@@ -86,8 +88,17 @@ def _demo_videos(demo_dataset: Path) -> tuple[list[Path], dict]:
     return sorted((demo_dataset / "videos").glob("*.mp4")), faults
 
 
+def _pictures(paths: list[Path], params, ids: list[str]) -> list[dict]:
+    """Probe rows with the signature and thumbnails the probe's decode keeps, as the pipeline
+    makes them (dedup itself decodes nothing)."""
+    rows = probe_all(paths, limits_of(params), workers=2, timeout_s=60)
+    return [row | {"video_id": video_id} for row, video_id in zip(rows, ids, strict=True)]
+
+
 def _find(paths: list[Path], params) -> tuple[list[list[int]], list[dict], dict[int, str]]:
-    signs, failed = dedup.signatures([str(p) for p in paths], params.dedup)
+    ids = [str(i) for i in range(len(paths))]
+    pictures = {r["video_id"]: (r.get("_signature"), []) for r in _pictures(paths, params, ids)}
+    signs, failed = dedup.signatures(ids, pictures, params.dedup)
     usable = np.array([i not in failed for i in range(len(paths))])
     digests = [str(i) for i in range(len(paths))]  # no exact duplicates here
     found = dedup.find_duplicates(signs, digests, params.dedup, usable)
@@ -130,7 +141,7 @@ def test_exact_copies_pair_without_a_perceptual_match(params) -> None:
     assert found.review == []
 
 
-def _stage_inputs(demo_dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
+def _stage_inputs(demo_dataset: Path, tmp_path: Path, params) -> tuple[Path, Path]:
     paths, faults = _demo_videos(demo_dataset)
     planted = next(f for f in faults if f["kind"] == "near_duplicate")
     chosen = [p for p in paths if p.name in (planted["filename"], planted["duplicate_of"])]
@@ -149,6 +160,8 @@ def _stage_inputs(demo_dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
              dict(rows[3], video_id="v91", path=str(folder / "v91.mp4"), sha256="h91")]
     manifest = tmp_path / "manifest.parquet"
     pd.DataFrame(rows).to_parquet(manifest)
+    write_frames(tmp_path / "frames.parquet", _pictures(
+        [Path(r["path"]) for r in rows], params, [r["video_id"] for r in rows]))
     quarantine = tmp_path / "quarantine.csv"
     quarantine.write_text("stage,line,video_id,column,value,reason,detail\n"
                           "ingest,9,v03,filename,<redacted>,duplicate_row,kept copy\n"
@@ -158,7 +171,7 @@ def _stage_inputs(demo_dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def test_stage_writes_pairs_clusters_and_sheets_reproducibly(demo_dataset: Path, params,
                                                              tmp_path: Path) -> None:
-    manifest, quarantine = _stage_inputs(demo_dataset, tmp_path)
+    manifest, quarantine = _stage_inputs(demo_dataset, tmp_path, params)
     p = replace(params, dedup=replace(params.dedup, workers=1))
     outputs = []
     for run in ("a", "b"):

@@ -145,3 +145,68 @@ def test_cfr_normalisation(tmp_path: Path, params) -> None:
     assert row["path"] == str(tmp_path / "norm" / "vfr.mp4")
     assert row["fps_avg"] == pytest.approx(1000 / steps[:-1].mean(), rel=0.1)
     assert (videos / "vfr.mp4").read_bytes() == original  # the input is never changed
+
+
+def test_one_decode_gives_the_dedup_signature_and_sheet_frames(tmp_path: Path) -> None:
+    """The probe's decode picks the same frames the standalone signature decodes (so dedup
+    never decodes again) and keeps the contact-sheet frames as thumbnails."""
+    from vidlab.media import signature as sig
+    from vidlab.media.sheets import STORED_HEIGHT, unthumbnail
+
+    path = tmp_path / "moving.mp4"
+    write_video(path, frames(60, size=(160, 120)), fps=15, gop=15)
+    row = probe_file(path, LIMITS)
+    assert row["status"] == "ok" and row["integrity"] == "full"
+    assert np.array_equal(row["_signature"], sig.signature(path, LIMITS.signature_frames))
+    thumbs = [unthumbnail(t) for t in row["_thumbs"]]
+    assert len(thumbs) == LIMITS.sheet_frames
+    assert all(t.shape == (STORED_HEIGHT, 128, 3) for t in thumbs)
+    expected = [sig.thumbnail_rgb(f, STORED_HEIGHT)
+                for f in sig.sampled_frames(path, LIMITS.sheet_frames)]
+    assert all(np.array_equal(a, b) for a, b in zip(thumbs, expected, strict=True))
+    # shrinking the planes, then converting: within rounding of converting, then shrinking
+    from PIL import Image
+    ramp = np.linspace(0, 255, 320, dtype=np.float32)
+    picture = np.stack([np.tile(ramp, (240, 1)), np.tile(ramp[:240, None], (1, 320)),
+                        np.full((240, 320), 90.0)], axis=-1).astype(np.uint8)
+    write_video(tmp_path / "smooth.mp4", [picture] * 4, fps=15, crf=10)
+    frame = sig.sampled_frames(tmp_path / "smooth.mp4", 1)[0]
+    small = np.asarray(Image.fromarray(sig.rgb(frame)).resize((128, STORED_HEIGHT),
+                                                                Image.Resampling.BOX))
+    assert np.abs(sig.thumbnail_rgb(frame, STORED_HEIGHT).astype(int) - small).mean() < 2
+
+
+def test_fast_integrity_counts_packets_and_decodes_keyframes(tmp_path: Path) -> None:
+    path = tmp_path / "v.mp4"
+    write_video(path, frames(45), fps=15, gop=15)
+    fast = dataclasses.replace(LIMITS, integrity="fast")
+    row, full = probe_file(path, fast), probe_file(path, LIMITS)
+    assert row["status"] == full["status"] == "ok" and row["integrity"] == "fast"
+    assert row["frames_decoded"] is None and full["frames_decoded"] == 45
+    for column in ("duration_s", "fps_avg", "gop_mean", "rotation", "width", "height"):
+        assert row[column] == pytest.approx(full[column]), column
+    # its signature comes from the keyframes nearest the sample times: still a signature
+    assert row["_signature"].shape == (LIMITS.signature_frames, 3)
+    cut = tmp_path / "cut.mp4"
+    write_video(cut, frames(45), fps=15, faststart=True, gop=15)
+    with open(cut, "r+b") as handle:
+        handle.truncate(int(cut.stat().st_size * 0.6))
+    assert probe_file(cut, fast)["status"] == "truncated"
+
+
+def test_fast_integrity_finds_a_last_group_that_stops_decoding(tmp_path: Path) -> None:
+    """Garbage written over the packets after the last keyframe: the container is intact,
+    only decoding the last group of pictures shows the damage."""
+    path = tmp_path / "v.mp4"
+    write_video(path, frames(45), fps=15, gop=15, faststart=True)
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size, p.is_keyframe) for p in container.demux(video=0) if p.size]
+    last_key = max(i for i, (_, _, key) in enumerate(packets) if key)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for pos, size, _ in packets[last_key:]:
+        data[pos:pos + size] = rng.integers(0, 255, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    fast = probe_file(path, dataclasses.replace(LIMITS, integrity="fast"))
+    assert fast["status"] in ("truncated", "corrupt"), fast
+    assert probe_file(path, LIMITS)["status"] in ("truncated", "corrupt")

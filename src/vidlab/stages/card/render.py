@@ -47,8 +47,8 @@ def composition(inputs: Inputs) -> list[str]:
     used = in_splits(inputs)
     subjects = summary.per_subject
     lines = [f"- **Videos**: {total} de-identified videos with metadata (summary report); "
-             f"{len(m)} probed in the manifest, {int((m['status'] == 'ok').sum())} decode fully; "
-             f"{len(used)} in the splits.",
+             f"{len(m)} probed in the manifest, {int((m['status'] == 'ok').sum())} pass the "
+             f"integrity check; {len(used)} in the splits.",
              f"- **Children (pseudonymous subjects)**: {subjects.n_subjects}; "
              f"videos per child min {subjects.min}, median "
              f"{subjects.median}, max {subjects.max}."]
@@ -126,10 +126,30 @@ def _decoded_with(c, clips: contracts.ClipsSummary | None) -> str:
     return said + (f", PyAV for {fallback} video(s) it refused" if fallback else "")
 
 
-def preprocessing(params: Params, clips: contracts.ClipsSummary | None = None) -> list[str]:
+INTEGRITY = {
+    "full": "every frame of every video decoded (`probe.integrity: full`)",
+    "fast": ("`probe.integrity: fast`: every packet counted against the container's index and "
+             "timestamps, only keyframes and each video's last group of pictures decoded, so "
+             "damage inside other groups of pictures would go unseen"),
+}
+
+
+def integrity_check(manifest) -> str:
+    """What the manifest's ``integrity`` column says about how the pinned videos were checked."""
+    if manifest is None or "integrity" not in manifest:
+        return "integrity check unknown (a manifest from before the integrity column)"
+    modes = sorted(set(manifest["integrity"]) - {""})
+    if len(modes) == 1:
+        return INTEGRITY.get(modes[0], modes[0])
+    counts = manifest["integrity"].value_counts()
+    return "mixed: " + ", ".join(f"{counts[m]} video(s) {m}" for m in modes)
+
+
+def preprocessing(params: Params, clips: contracts.ClipsSummary | None = None,
+                  manifest=None) -> list[str]:
     c, a, pr = params.clips, params.augment, params.probe
     return [
-        f"- **Probe**: every video decoded in full; frame-rate normalisation `{pr.normalize}` "
+        f"- **Probe**: {integrity_check(manifest)}; frame-rate normalisation `{pr.normalize}` "
         f"(VFR beyond {pr.vfr_tolerance} of the median interval is flagged).",
         f"- **Clips**: {c.clip_len} frames, stride {c.stride}, at "
         f"{c.target_fps or 'the native'} fps (resampled by timestamp); short videos padded by "

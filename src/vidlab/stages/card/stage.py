@@ -217,7 +217,7 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> Card:
             f"Not recorded (`ingest.dates: {p.ingest.dates}`, or no `recorded_on` column)."],
         "Composition": render.composition(inputs),
         "De-identification": render.deidentification(inputs),
-        "Preprocessing and sampling": render.preprocessing(p, inputs.clips),
+        "Preprocessing and sampling": render.preprocessing(p, inputs.clips, inputs.manifest),
         "Splits and leakage checks": render.splits(inputs, items),
         "Baseline results": render.results(inputs),
         "Known limitations and biases": _limitations(inputs),

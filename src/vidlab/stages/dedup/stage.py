@@ -32,10 +32,12 @@ from vidlab import contracts
 from vidlab.config import DedupParams, Params
 from vidlab.config.declare import Declaration
 from vidlab.contracts.headline import write_headline
+from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
-from vidlab.core.progress import track, worker_count
+from vidlab.core.progress import worker_count
 from vidlab.data.usable import read_usable
 from vidlab.media import signature as sig
+from vidlab.media.probe import read_frames
 from vidlab.stages.dedup import calibration
 from vidlab.stages.dedup.neighbors import components, near_pairs
 
@@ -59,24 +61,18 @@ class Found(NamedTuple):
     review: list[dict]        # near misses above the threshold: a, b, distance
 
 
-def _signature_item(item: tuple[str, int]) -> np.ndarray:
-    path, k = item
-    return sig.signature(Path(path), k)
-
-
-def signatures(paths: list[str], p: DedupParams) -> tuple[np.ndarray, dict[int, str]]:
-    """Signatures of all paths in isolated workers; (n, K, 3) array and {index: failure}."""
-    from vidlab.core.isolate import run_isolated
-
-    out = np.zeros((len(paths), p.frames, sig.PLANES), dtype=np.uint64)
+def signatures(ids: list[str], pictures: dict, p: DedupParams
+               ) -> tuple[np.ndarray, dict[int, str]]:
+    """The videos' signatures from the probe's side table; (n, K, 3) array and {index: why
+    not}. The probe took them from its own decode, so nothing is decoded here."""
+    out = np.zeros((len(ids), p.frames, sig.PLANES), dtype=np.uint64)
     failed: dict[int, str] = {}
-    outcomes = run_isolated(_signature_item, [(path, p.frames) for path in paths],
-                            workers=worker_count(p.workers, len(paths)), timeout_s=p.timeout_s)
-    for outcome in track(outcomes, total=len(paths), desc="dedup"):
-        if outcome.status == "ok":
-            out[outcome.index] = outcome.value
+    for i, video_id in enumerate(ids):
+        signature = pictures.get(video_id, (None, []))[0]
+        if signature is None:
+            failed[i] = "no signature: the probe decoded no frame or found no duration"
         else:
-            failed[outcome.index] = f"{outcome.status}: {outcome.detail.splitlines()[0]}"
+            out[i] = signature
     return out, failed
 
 
@@ -128,13 +124,23 @@ def find_duplicates(signs: np.ndarray, sha256: list[str], p: DedupParams,
     return Found(rows, groups, review)
 
 
-def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports: Path) -> dict:
-    """Hash every usable video, find duplicates, write duplicates.json and the contact sheets."""
+def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports: Path,
+        frames: Path | None = None) -> dict:
+    """Compare every usable video's signature (from the probe), find duplicates, write
+    duplicates.json and the contact sheets (from the probe's thumbnails)."""
     params = PARAMS.view(params)
     p = params.dedup
     videos, _ = read_usable(Path(manifest), Path(quarantine))
-    ids, paths = list(videos["video_id"]), list(videos["path"])
-    signs, failed = signatures(paths, p)
+    ids = list(videos["video_id"])
+    frames = Path(frames or Path(manifest).with_name("frames.parquet"))
+    if not frames.is_file():
+        raise DataError(f"{frames} does not exist. Run the probe stage first "
+                        "(dvc repro probe).")
+    try:
+        pictures = read_frames(frames, p.frames)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    signs, failed = signatures(ids, pictures, p)
     usable = np.array([i not in failed for i in range(len(ids))], dtype=bool)
     found = find_duplicates(signs, list(videos["sha256"]), p, usable)
     clusters = _clusters(found.groups, found.pairs, ids)
@@ -143,7 +149,7 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, reports:
     with atomic_dir(Path(reports) / "sheets", marker=SHEETS_MARKER) as tmp:
         (tmp / SHEETS_MARKER).touch()
         for cluster in clusters:
-            _sheet(cluster, videos, p, tmp / cluster["sheet"])
+            _sheet(cluster, videos, pictures, p, tmp / cluster["sheet"])
     contracts.write(Path(reports) / "summary.json", contracts.DedupSummary, summary, indent=2)
     write_headline(Path(reports) / "headline.json", {
         "videos": summary["videos"], "flagged": summary["videos_in_clusters"] + summary["failed"]})
@@ -213,14 +219,15 @@ def _summary(doc: dict, calibrated: dict) -> dict:
     }
 
 
-def _sheet(cluster: dict, videos: pd.DataFrame, p: DedupParams, out: Path) -> None:
-    from vidlab.media.sheets import contact_sheet
+def _sheet(cluster: dict, videos: pd.DataFrame, pictures: dict, p: DedupParams,
+           out: Path) -> None:
+    from vidlab.media.sheets import contact_sheet, unthumbnail
 
     by_id = videos.set_index("video_id")
     rows = []
     for video_id in cluster["video_ids"][: p.sheet_videos]:
         row = by_id.loc[video_id]
-        frames = [sig.rgb(f) for f in sig.sampled_frames(Path(row["path"]), p.sheet_frames)]
+        frames = [unthumbnail(t) for t in pictures[video_id][1]]
         rows.append((f"{video_id}\n{row['duration_s']:.1f} s {row['width']}x{row['height']}",
                      frames))
     extra = len(cluster["video_ids"]) - len(rows)

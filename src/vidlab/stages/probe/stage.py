@@ -1,6 +1,8 @@
 """The `probe` stage: one manifest row per de-identified video, optional CFR normalisation.
 
 Outputs: ``data/interim/manifest.parquet`` (probe.MANIFEST_COLUMNS, in that order),
+``data/interim/frames.parquet`` (each video's dedup signature and contact-sheet thumbnails, from
+the same decode: :func:`vidlab.media.probe.write_frames`),
 ``data/interim/normalized/`` (re-encoded files when ``probe.normalize: cfr``; else only a marker)
 and ``reports/probe/summary.json`` (counts by status and warning).
 """
@@ -21,11 +23,13 @@ from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import worker_count
-from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file
+from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file, write_frames
 
 PARAMS = Declaration(
     "probe",
-    outputs=("probe",),
+    # dedup.frames and dedup.sheet_frames: the probe's decode keeps those frames for dedup
+    outputs=("probe", "dedup.frames", "dedup.sheet_frames"),
+    runtime=("engine",),
 )
 
 
@@ -43,7 +47,8 @@ BOOL_COLUMNS = ("audio", "vfr")
 def limits_of(params: Params) -> Limits:
     p = params.probe
     return Limits(p.frame_tolerance, p.vfr_tolerance, p.fps_tolerance, p.max_keyframe_interval_s,
-                  truncation_tolerance=p.truncation_tolerance)
+                  truncation_tolerance=p.truncation_tolerance, integrity=p.integrity,
+                  signature_frames=params.dedup.frames, sheet_frames=params.dedup.sheet_frames)
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -76,7 +81,7 @@ def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -
 
 
 def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, normalized: Path,
-        reports: Path) -> dict:
+        reports: Path, frames: Path | None = None) -> dict:
     """Probe every video the de-identified metadata lists; returns the summary counts."""
     params = PARAMS.view(params)
     if not Path(metadata_csv).is_file():
@@ -105,10 +110,13 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
     with OutputSet(Path(manifest).parent / f"{JOURNAL_PREFIX}probe.json") as outputs:
         tmp = outputs.folder(Path(normalized), marker=NORMALIZED_MARKER)
         manifest_tmp = outputs.file(Path(manifest))
+        frames_tmp = outputs.file(Path(frames or Path(manifest).with_name("frames.parquet")))
         summary_tmp = outputs.file(Path(reports) / "summary.json")
         headline_tmp = outputs.file(Path(reports) / "headline.json")
         rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
-                         timeout_s=params.probe.timeout_s)
+                         timeout_s=params.probe.timeout_s,
+                         per_gigapixel_s=params.probe.timeout_per_gigapixel_s,
+                         engine=params.engine.name, address=params.engine.address)
         for row, video_id in zip(rows, meta["video_id"], strict=True):
             row["video_id"] = video_id
         (tmp / NORMALIZED_MARKER).write_text("Written by `vidlab probe`.\n")
@@ -116,6 +124,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
             rows = [_normalized(row, tmp, normalized, params, limits) for row in rows]
         frame = to_frame(rows)
         frame.to_parquet(manifest_tmp, index=False, engine="pyarrow")
+        write_frames(frames_tmp, rows)
         summary = _summary(frame)
         contracts.write(summary_tmp, contracts.ProbeSummary, summary, atomic=False, indent=2)
         write_headline(headline_tmp, {"videos": summary["videos"],
