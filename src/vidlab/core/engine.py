@@ -58,6 +58,9 @@ LOOPBACK = "127.0.0.1"
 # plasma_store: 85 characters past the root, and such a path may have at most 107.
 _SOCKET_ROOM = 107 - 85
 _CONNECT_TIMEOUT_S = 5.0
+# a task that has not reported its start this long after submission (under the CPU cap, so
+# it had a CPU) is given up as a timeout rather than waited for without end
+START_TIMEOUT_S = 120.0
 
 
 def run_tasks(func: Callable[[Any], Any], items: Sequence[Any], *, workers: int,
@@ -102,17 +105,22 @@ def _run_ray(func: Callable[[Any], Any], items: Sequence[Any], workers: int,
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         in_flight = min(workers if workers > 0 else cpus, cpus)
         pending = deque(enumerate(items))
-        running: dict[Any, list] = {}  # task -> [item index, deadline: None until it starts]
+        # task -> [item index, deadline (None until it starts), latest start]
+        running: dict[Any, list] = {}
         try:
             while pending or running:
                 while pending and len(running) < in_flight:
                     index, item = pending.popleft()
+                    submitted = time.monotonic()
                     running[task.remote(func, item)] = [
-                        index, None if reports else time.monotonic() + limits[index]]
-                deadlines = [d for _, d in running.values() if d is not None]
+                        index, None if reports else submitted + limits[index],
+                        submitted + START_TIMEOUT_S]
+                # never wait without a bound: a task that never reports its start (a node
+                # lost, a worker that cannot start) must not hang the stage
+                deadlines = [d if d is not None else start for _, d, start in running.values()]
                 tasks = list(running)
-                ready, _ = ray.wait(tasks, num_returns=1, timeout=max(
-                    0.0, min(deadlines) - time.monotonic()) if deadlines else None)
+                ready, _ = ray.wait(tasks, num_returns=1,
+                                    timeout=max(0.0, min(deadlines) - time.monotonic()))
                 if ready:
                     ready, _ = ray.wait(tasks, num_returns=len(tasks), timeout=0)
                 for ref in ready:
@@ -124,8 +132,13 @@ def _run_ray(func: Callable[[Any], Any], items: Sequence[Any], workers: int,
                         del running[ref]
                         yield outcome
                 now = time.monotonic()
-                for ref, (index, deadline) in list(running.items()):
-                    if deadline is not None and now >= deadline:
+                for ref, (index, deadline, start) in list(running.items()):
+                    if deadline is None and now >= start:
+                        ray.cancel(ref, force=True)
+                        del running[ref]
+                        yield Outcome(index, "timeout", None,
+                                      f"its task did not start within {START_TIMEOUT_S:g} s")
+                    elif deadline is not None and now >= deadline:
                         ray.cancel(ref, force=True)  # kills the worker process
                         del running[ref]
                         yield Outcome(index, "timeout", None,
