@@ -112,7 +112,7 @@ def _run_ray(func: Callable[[Any], Any], items: Sequence[Any], workers: int,
                 while pending and len(running) < in_flight:
                     index, item = pending.popleft()
                     submitted = time.monotonic()
-                    running[task.remote(func, item)] = [
+                    running[task.remote(func, item, os.getcwd())] = [
                         index, None if reports else submitted + limits[index],
                         submitted + START_TIMEOUT_S]
                 # never wait without a bound: a task that never reports its start (a node
@@ -156,16 +156,20 @@ def _ray_client(ray: Any) -> bool:
     return bool(client.is_connected())
 
 
-def _reporting(func: Callable[[Any], Any], item: Any) -> Iterator[bytes | None]:
+def _reporting(func: Callable[[Any], Any], item: Any, cwd: str) -> Iterator[bytes | None]:
     """The Ray task (streaming): None when it starts, then what ``_call`` returns."""
     yield None
-    yield _call(func, item)
+    yield _call(func, item, cwd)
 
 
-def _call(func: Callable[[Any], Any], item: Any) -> bytes:
+def _call(func: Callable[[Any], Any], item: Any, cwd: str | None = None) -> bytes:
     """``func(item)`` as (status, value, detail), pickled here as the local engine's workers
     send it, so the driver unpickles the very objects the local engine gives (writable arrays,
     not views of Ray's shared memory)."""
+    # in the driver's working directory, as the local workers are: stages pass paths relative
+    # to the project (the manifest keeps them so), and every node sees the project at one path
+    if cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
     with _silenced():
         try:
             return pickle.dumps(("ok", func(item), ""), protocol=pickle.HIGHEST_PROTOCOL)
