@@ -15,8 +15,9 @@ import pytest
 
 from tests import mediamatrix as mm
 from vidlab.media.decode import BACKENDS, UnsupportedVideo, open_video
+from vidlab.media.packets import packet_integrity, scan_packets
 from vidlab.media.probe import Limits, probe_file
-from vidlab.media.reference import integrity, packet_integrity, reference_decode, scan_packets
+from vidlab.media.reference import integrity, reference_decode
 from vidlab.stages.ingest import deid
 
 LIMITS = Limits(frame_tolerance=0.02, truncation_tolerance=0.1, vfr_tolerance=0.1,

@@ -29,7 +29,15 @@ import numpy as np
 
 from vidlab.core.fsutil import sha256_file
 from vidlab.media import signature as sig
-from vidlab.media.reference import Decoded, StreamEnds, integrity, reference_decode, turns
+from vidlab.media.reference import (
+    Decoded,
+    StreamEnds,
+    declared,
+    integrity,
+    reference_decode,
+    turns,
+    video_packets,
+)
 from vidlab.media.sheets import STORED_HEIGHT, thumbnail
 
 # Stable column order of data/interim/manifest.parquet.
@@ -166,28 +174,14 @@ def fast_decode(path: Path, *, on_frame=None) -> tuple[Decoded, str]:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
-        result.time_base = float(stream.time_base or 0)
-        result.rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
-        result.container_duration_s = container.duration / 1e6 if container.duration else None
-        avi = "avi" in container.format.name
-        indexed = container.format.name.startswith("mov,mp4") or avi
-        result.frames_declared = (stream.frames or None) if indexed else None
+        avi = declared(result, container, stream)
         ends = StreamEnds(container.start_time)
         stamps: list[int] = []
-        steps, last_dts = set(), None
+        steps: set[int] = set()
         try:
-            for packet in container.demux([stream, *container.streams.audio[:1]]):
-                if not packet.size:
-                    continue
-                ends.add(packet)
-                if packet.stream.type != "video":
-                    continue
+            for packet in video_packets(container, stream, ends, steps):
                 result.video_packets += 1
                 stamps.append(-1 if packet.pts is None else int(packet.pts))
-                if packet.dts is not None:
-                    if last_dts is not None:
-                        steps.add(packet.dts - last_dts)
-                    last_dts = packet.dts
                 if not packet.is_keyframe:
                     after_key += 1
                     continue

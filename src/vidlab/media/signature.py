@@ -164,7 +164,13 @@ def rgb(frame: av.VideoFrame) -> np.ndarray:
     y, u, v = (c.astype(np.float32) for c in yuv)
     if u.shape != y.shape:
         u, v = (np.repeat(np.repeat(c, 2, 0), 2, 1)[: y.shape[0], : y.shape[1]] for c in (u, v))
-    full = frame.format.name.startswith("yuvj")
+    return _displayed_rgb(y, u, v, frame.format.name.startswith("yuvj"), k)
+
+
+def _displayed_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, full: bool,
+                   k: int) -> np.ndarray:
+    """Y, Cb and Cr planes of one size (float32; full or limited range) -> uint8 RGB (BT.601),
+    turned by ``k`` quarter turns."""
     y = y if full else (y - 16.0) * (255 / 219)
     scale = 1.0 if full else 255 / 224
     u, v = (u - 128.0) * scale, (v - 128.0) * scale
@@ -278,13 +284,7 @@ def thumbnail_rgb(frame: av.VideoFrame, height: int) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(full_height * scale)))
     y, u, v = (np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize(
         size, Image.Resampling.BOX), np.float32) for c in yuv)
-    full = frame.format.name.startswith("yuvj")
-    y = y if full else (y - 16.0) * (255 / 219)
-    chroma = 1.0 if full else 255 / 224
-    u, v = (u - 128.0) * chroma, (v - 128.0) * chroma
-    out = np.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], axis=-1)
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.rot90(out, k))
+    return _displayed_rgb(y, u, v, frame.format.name.startswith("yuvj"), k)
 
 
 def signature_of(images: list[np.ndarray] | np.ndarray, k: int) -> np.ndarray:

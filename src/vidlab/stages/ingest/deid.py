@@ -30,14 +30,8 @@ import av
 import numpy as np
 
 from vidlab.core.fsutil import sha256_file
-from vidlab.media.reference import (
-    Decoded,
-    PacketScan,
-    packet_integrity,
-    reference_decode,
-    same_stream,
-    scan_packets,
-)
+from vidlab.media.packets import PacketScan, packet_integrity, same_stream, scan_packets
+from vidlab.media.reference import Decoded, reference_decode
 
 FORMATS = {".mp4": "mp4", ".mov": "mov", ".m4v": "mp4", ".mkv": "matroska", ".webm": "webm",
            ".avi": "avi"}
@@ -121,7 +115,7 @@ def prove_copy(scanned: PacketScan, source: Callable[[], Decoded], copy: Path,
                method: str) -> str:
     """Why ``copy`` does not decode like the source; empty if it does.
 
-    A remux is proven from its packets (:func:`~vidlab.media.reference.same_stream`): the same
+    A remux is proven from its packets (:func:`~vidlab.media.packets.same_stream`): the same
     decoder input decodes to the same pictures, and reading packets costs about a hundredth of
     decoding them. A remux whose packets differ, and every lossless re-encode, is proven by
     decoding both files frame by frame (:func:`verify_copy`).
