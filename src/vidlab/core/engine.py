@@ -278,24 +278,40 @@ def _private_ray(ray: Any, cpus: int) -> Iterator[None]:
 
 
 @contextmanager
-def _single_machine() -> Iterator[None]:
-    """While a private Ray starts: its node IP is 127.0.0.1, to which Ray then binds its
-    servers. Ray replaces a loopback node IP by the machine's outward address, except where it
-    supports one machine only (macOS, Windows); this instance is one machine, so it says so."""
+def _ray_constants(**values: Any) -> Iterator[None]:
+    """Ray's module-level settings ``values`` while Ray starts or connects, then as before (a
+    Ray without them: its defaults)."""
     try:
         from ray._private import ray_constants
-    except ImportError:  # another Ray layout: its defaults
+    except ImportError:  # another Ray layout
         yield
         return
-    before = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    before = {name: getattr(ray_constants, name, _UNSET) for name in values}
+    for name, value in values.items():
+        setattr(ray_constants, name, value)
     try:
         yield
     finally:
-        if before is None:
-            del ray_constants.ENABLE_RAY_CLUSTER
-        else:
-            ray_constants.ENABLE_RAY_CLUSTER = before
+        for name, value in before.items():
+            if value is _UNSET:
+                delattr(ray_constants, name)
+            else:
+                setattr(ray_constants, name, value)
+
+
+_UNSET = object()
+# Ray's "uv run" hook: a driver started by `uv run` (as `make test` and `uv run vidlab ...`
+# start it) would have every worker re-create the environment with `uv run` and upload the
+# working directory, the whole project with its data, to the cluster. vidlab's workers use the
+# environment already installed on each node and read the project where the driver does.
+_NO_UV_HOOK = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": False}
+
+
+def _single_machine() -> Any:
+    """While a private Ray starts: its node IP is 127.0.0.1, to which Ray then binds its
+    servers. Ray replaces a loopback node IP by the machine's outward address, except where it
+    supports one machine only (macOS, Windows); this instance is one machine, so it says so."""
+    return _ray_constants(ENABLE_RAY_CLUSTER=False, **_NO_UV_HOOK)
 
 
 def _reset_auth() -> None:
@@ -322,7 +338,8 @@ def _connect(ray: Any, address: str) -> None:
     if problem is None:
         _reset_auth()
         try:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            with _ray_constants(**_NO_UV_HOOK):
+                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             return
         # SystemExit: Ray ends the process when no Ray answers on an open port for minutes
         except (Exception, SystemExit) as exc:

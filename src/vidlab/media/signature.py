@@ -254,14 +254,24 @@ class FramePicker:
         target, previous = self._targets[done], self._previous
         if position >= target:
             unusable = previous is None or previous[1] is None
+            current = None
             if unusable or position - target <= target - previous[0]:
-                self._picked.append(self._convert(frame))
+                current = self._convert(frame)
+                self._picked.append(current)
             else:
                 self._picked.append(previous[1])
-            self._previous = (position, self._picked[-1])
+            # this frame is the one before the next target, which may prefer it
+            if current is None and self._near(done + 1, position):
+                current = self._convert(frame)
+            self._previous = (position, current)
             return
-        near = self._window is None or target - position <= self._window
-        self._previous = (position, self._convert(frame) if near else None)
+        self._previous = (position, self._convert(frame) if self._near(done, position) else None)
+
+    def _near(self, index: int, position: float) -> bool:
+        """Whether a frame at ``position`` may be picked for target ``index`` later."""
+        if index >= len(self._targets):
+            return False
+        return self._window is None or self._targets[index] - position <= self._window
 
     def result(self) -> list:
         """One converted frame per target; targets after the last frame get the last frame."""

@@ -18,9 +18,11 @@ from vidlab import config as params_mod
 from vidlab import contracts
 from vidlab.core.errors import DataError
 from vidlab.media import signature as sig
+from vidlab.media.probe import probe_all, write_frames
 from vidlab.stages.card import stage as card
 from vidlab.stages.dedup import calibration as calib
 from vidlab.stages.dedup import stage as dedup
+from vidlab.stages.probe.stage import limits_of
 
 SMALL = calib.CalibrationSet(recordings=8)
 
@@ -146,11 +148,15 @@ def test_sideways_phone_video_is_signed_as_displayed(rotation: int, tmp_path: Pa
     assert distance() > dedup_params.threshold
 
 
-def _manifest(tmp_path: Path, paths: list[Path]) -> tuple[Path, Path]:
+def _manifest(tmp_path: Path, paths: list[Path], params) -> tuple[Path, Path]:
     rows = [{"video_id": f"v{n:02d}", "path": str(path), "status": "ok", "sha256": f"h{n}",
              "duration_s": 3.0, "width": 128, "height": 96} for n, path in enumerate(paths)]
     manifest = tmp_path / "manifest.parquet"
     pd.DataFrame(rows).to_parquet(manifest)
+    # the signatures and thumbnails the probe's decode keeps (dedup itself decodes nothing)
+    probed = probe_all(paths, limits_of(params), workers=2, timeout_s=60)
+    write_frames(tmp_path / "frames.parquet",
+                 [row | {"video_id": r["video_id"]} for row, r in zip(probed, rows, strict=True)])
     quarantine = tmp_path / "quarantine.csv"
     quarantine.write_text("stage,line,video_id,column,value,reason,detail\n")
     return manifest, quarantine
@@ -170,7 +176,7 @@ def test_stage_finds_a_6fps_copy_with_boxes_and_text(tmp_path: Path, params) -> 
     paths.append(calib.write(tmp_path / "copy.mp4", copy, **settings))
     with av.open(str(paths[-1])) as container:
         assert container.streams.video[0].average_rate == 6
-    manifest, quarantine = _manifest(tmp_path, paths)
+    manifest, quarantine = _manifest(tmp_path, paths, params)
     summary = dedup.run(params, manifest=manifest, quarantine=quarantine,
                         out=tmp_path / "duplicates.json", reports=tmp_path / "dedup")
     doc = json.loads((tmp_path / "duplicates.json").read_text())

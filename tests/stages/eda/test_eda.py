@@ -19,6 +19,7 @@ from vidlab.media.probe import Limits, probe_file
 from vidlab.models.registry import build_network
 from vidlab.stages.eda import common, preprocess
 from vidlab.stages.eda import stage as eda
+from vidlab.stages.probe.stage import to_frame
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def eda_inputs(texture_project: dict, tmp_path_factory: pytest.TempPathFactory) 
     rows = [probe_file(Path(p), limits) | {"video_id": v}
             for v, p in zip(splits["video_id"], splits["path"], strict=True)]
     manifest = root / "manifest.parquet"
-    pd.DataFrame(rows).to_parquet(manifest)
+    to_frame(rows).to_parquet(manifest, index=False)  # as the probe stage writes it
     duplicates = root / "duplicates.json"
     ids = sorted(splits["video_id"])
     contracts.write(duplicates, contracts.Duplicates, {

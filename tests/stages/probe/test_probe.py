@@ -176,6 +176,31 @@ def test_one_decode_gives_the_dedup_signature_and_sheet_frames(tmp_path: Path) -
     assert np.abs(sig.thumbnail_rgb(frame, STORED_HEIGHT).astype(int) - small).mean() < 2
 
 
+@pytest.mark.parametrize(("fps", "count"), [(6, 18), (15, 30), (30, 9), (25, 40)])
+def test_picker_takes_the_frames_the_standalone_sampler_takes(tmp_path: Path, fps: int,
+                                                              count: int) -> None:
+    """Fed every frame in order, the probe's picker takes, for each target, the very frame
+    :func:`sampled_frames` decodes, with targets denser than frames (a 6 fps copy has ~1 frame
+    per target) and fewer frames than targets; with and without its conversion window."""
+    from vidlab.media import signature as sig
+
+    path = tmp_path / "v.mp4"
+    write_video(path, frames(count), fps=fps, gop=fps)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        duration, tick = sig.duration_of(container, stream), float(stream.time_base)
+    for k in (4, 16, 24):
+        expected = [int(f.pts) for f in sig.sampled_frames(path, k)]
+        expected += [expected[-1]] * (k - len(expected))
+        for window in (None, 2.5 / fps):
+            picker = sig.FramePicker(sig.sample_times(duration, k), lambda f: int(f.pts),
+                                     window, tick)
+            with av.open(str(path)) as container:
+                for frame in container.decode(video=0):
+                    picker(frame)
+            assert picker.result() == expected, (k, window)
+
+
 def test_fast_integrity_counts_packets_and_decodes_keyframes(tmp_path: Path) -> None:
     path = tmp_path / "v.mp4"
     write_video(path, frames(45), fps=15, gop=15)
