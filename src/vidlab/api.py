@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab import config as params_mod
+from vidlab.core import keys
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text, sha256_file
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.stages.ingest import deid, keys, rows, stage
+from vidlab.stages.ingest import deid, rows, stage
 from vidlab.stages.ingest.csvread import read_rows
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ import pytest
 
 from tests.conftest import assert_no_identifiers
 from vidlab.config import DataParams, replace
+from vidlab.core import keys
 from vidlab.core.errors import DataError
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.stages.ingest import deid, keys, leaks, stage
+from vidlab.stages.ingest import deid, leaks, stage
 from vidlab.stages.ingest.csvread import read_rows
 
 IDENTIFYING_TAGS = {"creation_time", "location", "location-eng", "make", "model", "title",

@@ -8,7 +8,7 @@ Inputs are only read: originals are never modified or moved. Outputs (all de-ide
     <reports>/verification.json        the leak check of everything above
     <reports>/ingest.json              counts: rows read, kept, quarantined by reason, files
 
-The original -> pseudonym mapping goes beside the HMAC key (see keys.py), nowhere else.
+The original -> pseudonym mapping goes beside the HMAC key (see vidlab.core.keys), nowhere else.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from pathlib import Path
 from vidlab import contracts
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
+from vidlab.core import keys
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet, csv_text, sha256_file
 from vidlab.core.progress import track, worker_count
 from vidlab.data.schema import METADATA_COLUMNS, QUARANTINE_COLUMNS
-from vidlab.stages.ingest import deid, keys, leaks, rows
+from vidlab.stages.ingest import deid, leaks, rows
 from vidlab.stages.ingest.csvread import read_rows
 from vidlab.tracking import data_version
 
@@ -284,7 +285,7 @@ def _write_mapping(params: Params, key: bytes, csv_path: Path, mapping: dict,
     subjects = {r.child_id: deid.subject_pseudonym(key, r.child_id, length)
                 for r in checked.records if r.child_id}
     label = keys.dataset_label(key, csv_path)
-    path = keys.write_private("video_mapping.json", {"videos": mapping, "subjects": subjects},
+    path = keys.write_private(keys.MAPPING_FILE, {"videos": mapping, "subjects": subjects},
                               label=label)
     log.info("ingest: the re-identification mapping is beside the key (mode 0600): %s", path)
     return path

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -33,6 +32,7 @@ from vidlab.config.declare import Declaration
 from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
+from vidlab.data import suites
 from vidlab.data.schema import QUARANTINE_COLUMNS
 from vidlab.stages.validate.datadocs import make_offline, offline_page
 
@@ -86,45 +86,6 @@ def frames(metadata: pd.DataFrame, manifest: pd.DataFrame,
     return {"metadata": meta, "labels": labels, "manifest": probed}
 
 
-def load_suite(path: Path):
-    """An ExpectationSuite from JSON; refuses expectations GX would silently drop."""
-    import great_expectations as gx
-
-    raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    suite = gx.ExpectationSuite(**raw)
-    if len(suite.expectations) != len(raw["expectations"]):
-        known = {e.expectation_type for e in suite.expectations}
-        unknown = [e["type"] for e in raw["expectations"] if e["type"] not in known]
-        raise DataError(f"{path}: unknown expectation type(s) {unknown}. Check the spelling.")
-    for item in raw["expectations"]:
-        meta = item.get("meta", {})
-        if meta.get("severity") not in ("blocking", "warning") or meta.get("scope") not in (
-                "row", "table"):
-            raise DataError(f"{path}: {item['type']} needs meta.severity blocking|warning and "
-                            f"meta.scope row|table. Got {meta}.")
-    return suite
-
-
-def _context(docs: Path):
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    for name in list(context.list_data_docs_sites()):  # the default site is a random temp dir
-        context.delete_data_docs_site(name)
-    context.add_data_docs_site(site_name="local_site", site_config={
-        "class_name": "SiteBuilder",
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        "show_how_to_buttons": False,  # GX tutorials and a walkthrough pop-up
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                          "base_directory": str(docs.resolve())},
-    })
-    return context
-
-
 def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: dict,
                docs: Path) -> dict:
     """Validate each batch with its suite and build Data Docs into ``docs``.
@@ -137,21 +98,11 @@ def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: di
     Returns:
         suite name -> the GX validation result.
     """
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    context = _context(docs)
+    context = suites.context(docs)
     run_time = dt.datetime.now(dt.UTC)
-    source = context.data_sources.add_pandas("vidlab")
-    results = {}
-    for name in SUITES:
-        batch = source.add_dataframe_asset(name=name).add_batch_definition_whole_dataframe("all")
-        suite = context.suites.add(load_suite(suite_dir / f"{name}.json"))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        results[name] = definition.run(
-            batch_parameters={"dataframe": batches[name]}, expectation_parameters=parameters,
-            result_format=RESULT_FORMAT, run_id=RunIdentifier(run_name=name, run_time=run_time))
+    results = suites.run(context, {name: batches[name] for name in SUITES},
+                         {name: suite_dir / f"{name}.json" for name in SUITES}, parameters,
+                         RESULT_FORMAT, run_time)
     context.build_data_docs(site_names=["local_site"])
     _make_reproducible(docs)
     make_offline(docs, results, run_time)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEMO_KEY = b"vidlab-demo-key-published-not-secret-v1"
 ENV_KEY = "VIDLAB_HMAC_KEY"
 KEY_FILE = "hmac.key"
+MAPPING_FILE = "video_mapping.json"  # original file name -> pseudonymous file name
 
 
 def load_key(source: str) -> bytes:
@@ -124,7 +125,7 @@ def write_private(name: str, data: dict, *, label: str) -> Path:
         data: the mapping or report (identifying: never copy it under data/ or reports/).
         label: sub-folder per dataset, so that several datasets keep separate mappings.
     """
-    folder = key_dir() / "mappings" / label
+    folder = key_dir_for(label)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / name
     tmp = folder / f".{name}.tmp"
@@ -133,6 +134,11 @@ def write_private(name: str, data: dict, *, label: str) -> Path:
         json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=True)
     os.replace(tmp, path)
     return path
+
+
+def key_dir_for(label: str) -> Path:
+    """The private folder of one dataset (see :func:`dataset_label`), beside the key."""
+    return key_dir() / "mappings" / label
 
 
 def dataset_label(key: bytes, csv_path: Path) -> str:
