@@ -13,6 +13,8 @@ from vidlab.config.fields import Bool, Float, Int, Section, Text
 from vidlab.core.errors import ParamsError
 
 Target = Literal["label", "domain", "milestone_id"]  # the metadata column the models predict
+# annotation tasks the demo can write (the same names as vidlab.annotations.schema.TASKS)
+DemoTask = Literal["segments", "boxes", "tracks", "masks", "captions"]
 
 
 class BaseParams(Section):
@@ -73,9 +75,19 @@ class DemoParams(Section):
     crf: Int = Field(20, ge=0, le=51)
     plant_faults: Bool = True
     workers: Int = Field(0, ge=0, le=256)
+    # annotation tasks written under annotations/ (see vidlab.synth.annotate), for the first
+    # ``annotated`` usable videos
+    tasks: tuple[DemoTask, ...] = ("segments", "boxes", "tracks", "masks", "captions")
+    annotated: Int = Field(40, ge=0, le=100_000)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        if len(set(self.tasks)) != len(self.tasks):
+            repeated = sorted({t for t in self.tasks if self.tasks.count(t) > 1})
+            raise ParamsError(
+                f"demo.tasks must name each task at most once. Got {list(self.tasks)} instead "
+                f"({', '.join(repeated)} repeated)."
+            )
         if self.min_seconds > self.max_seconds:
             raise ParamsError(
                 f"demo.min_seconds ({self.min_seconds}) must not exceed demo.max_seconds "

@@ -79,8 +79,49 @@ def _track(rng: np.random.Generator, n: int, lo: float, hi: float, moving: bool)
     return lo + np.where(unfolded <= length, unfolded, 2 * length - unfolded)
 
 
+@dataclass(frozen=True)
+class Truth:
+    """Where the figure is in every frame of a rendered clip, in output pixels.
+
+    A pixel belongs to the figure where its coverage (alpha) is at least 0.5, after the camera
+    shake crop. Pixel ``i`` covers [i, i + 1), so boxes have exclusive x2/y2 and ``centre_x`` is
+    the body's centre in the same continuous coordinates (0 = left edge, ``width`` = right edge)
+    where the camera points on average: without the shake (at most 3 px), so that a still figure
+    stays in one half of the room.
+    """
+
+    width: int
+    height: int
+    fps: int
+    boxes: np.ndarray      # (n, 4) int: x1, y1, x2, y2, x2/y2 exclusive, clipped to the frame
+    masks: np.ndarray      # (n, height, width) bool
+    centre_x: np.ndarray   # (n,) float
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in the clip."""
+        return len(self.boxes)
+
+
 def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) -> np.ndarray:
     """Return the clip as an (n_frames, height, width, 3) uint8 RGB array."""
+    return _render(scene, width, height, fps, noise_std, truth=False)[0]
+
+
+def render_with_truth(
+    scene: Scene, width: int, height: int, fps: int, noise_std: float
+) -> tuple[np.ndarray, Truth]:
+    """The clip :func:`render` gives (the same bytes) and the figure's :class:`Truth`."""
+    clip, truth = _render(scene, width, height, fps, noise_std, truth=True)
+    assert truth is not None
+    return clip, truth
+
+
+def _render(
+    scene: Scene, width: int, height: int, fps: int, noise_std: float, *, truth: bool
+) -> tuple[np.ndarray, Truth | None]:
+    # The truth only reads what the frames are made of: it draws nothing from ``rng``, so the
+    # frames stay byte-identical with or without it (cached outputs depend on them).
     rng = np.random.default_rng(scene.seed)
     pad = 3  # camera shake crops a padded canvas
     canvas_h, canvas_w = height + 2 * pad, width + 2 * pad
@@ -100,6 +141,8 @@ def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) ->
     yy, xx = np.mgrid[0:canvas_h, 0:canvas_w].astype(np.float32)
     figure = np.array(scene.figure_rgb, dtype=np.float32)
     clip = np.empty((n, height, width, 3), dtype=np.uint8)
+    masks = np.zeros((n, height, width), dtype=bool) if truth else None
+    centre_x = np.empty(n) if truth else None
     for t in range(n):
         body = _soft_ellipse(xx, yy, xs[t], ys[t], 0.6 * sizes[t], sizes[t])
         head_r = 0.45 * sizes[t]
@@ -109,7 +152,21 @@ def render(scene: Scene, width: int, height: int, fps: int, noise_std: float) ->
         frame += rng.normal(0.0, noise_std, frame.shape) if noise_std else 0.0
         dy, dx = shake[t] + pad
         clip[t] = np.clip(frame[dy : dy + height, dx : dx + width], 0, 255).astype(np.uint8)
-    return clip
+        if masks is not None and centre_x is not None:
+            masks[t] = alpha[dy : dy + height, dx : dx + width, 0] >= 0.5
+            centre_x[t] = xs[t] - pad + 0.5  # canvas pixel centres sit at integers
+    if masks is None or centre_x is None:
+        return clip, None
+    boxes = np.array([_bbox(m) for m in masks], dtype=np.int64).reshape(n, 4)
+    return clip, Truth(width, height, fps, boxes, masks, centre_x)
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) of the set pixels, x2/y2 exclusive; all 0 for an empty mask."""
+    cols, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
+    if not len(cols):
+        return 0, 0, 0, 0
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _soft_ellipse(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, rx: float, ry: float):

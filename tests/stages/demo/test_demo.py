@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vidlab.config import replace
+from vidlab.config.annotations import DEMO_FILES
 from vidlab.media.encode import read_frames
 from vidlab.stages.demo import stage as generate
 from vidlab.synth.catalog import MILESTONE_AGES
@@ -65,8 +66,10 @@ def digests(root: Path) -> dict[str, str]:
 
 
 def test_layout_and_columns(demo_dataset: Path) -> None:
-    assert sorted(p.name for p in demo_dataset.iterdir()) == ["faults.json", "metadata.csv",
-                                                             "videos"]
+    assert sorted(p.name for p in demo_dataset.iterdir()) == ["annotations", "faults.json",
+                                                             "metadata.csv", "videos"]
+    assert sorted(p.name for p in (demo_dataset / "annotations").iterdir()) == sorted(
+        DEMO_FILES.values())
     header = (demo_dataset / "metadata.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header == "filename,child_age,milestone_id,label,child_id,recorded_on"
 

@@ -4,7 +4,18 @@ Output layout (``out``)::
 
     metadata.csv   seed CSV columns + child_id, recorded_on
     videos/        H.264 mp4 files named like a real collection's
+    annotations/   the first ``annotated`` usable videos' annotations, one file or folder per
+                   format of ``tasks`` (:data:`ANNOTATION_FILES`), made from the rendered truth
     faults.json    answer key of every planted fault (for tests only: no stage reads it)
+
+faults.json's ``annotation_faults`` lists the annotation faults (one of each kind, each on its
+own video): ``task``, ``format``, ``video`` (the original file name), ``name_in_file`` (how the
+format names it), ``reason`` (what the QA must report), ``note``, ``scope`` ("records": only the
+records in ``records`` are wrong; "video": every record of that video in that format is), and
+``records`` / ``related``: the wrong records and the correct ones they clash with, as a reader
+gives them back (0-based frames, seconds, the fields that identify them). ``annotated`` lists the
+videos with annotations. Neither is in ``content`` (ingest's digests cover metadata.csv and
+videos/ only).
 
 Two runs with the same params give byte-identical files: every random draw comes from the seed,
 x264 runs single-threaded, and container timestamps are set explicitly.
@@ -22,21 +33,28 @@ from pathlib import Path
 
 import numpy as np
 
+from vidlab.annotations import formats
+from vidlab.annotations.schema import FORMATS, RawRecord, VideoInfo
 from vidlab.config import DemoParams
+from vidlab.config.annotations import DEMO_FILES
 from vidlab.config.declare import Declaration
 from vidlab.core.fsutil import atomic_dir, atomic_write_text, content_digests, csv_text
 from vidlab.core.paths import DEMO_FAULTS
 from vidlab.core.progress import track, worker_count
 from vidlab.media.encode import AUDIO_RATE, write_video
-from vidlab.synth import catalog
+from vidlab.synth import annotate, catalog
 from vidlab.synth.catalog import Recording
-from vidlab.synth.scene import DOMAIN_STYLE, Scene, render
+from vidlab.synth.scene import DOMAIN_STYLE, Scene, render, render_with_truth
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("filename", "child_age", "milestone_id", "label", "child_id", "recorded_on")
 MARKER = DEMO_FAULTS.name  # the answer key; ingest recognises the demo by its digests
 TRUNCATE_TO = 0.55  # fraction of bytes kept in the truncated file
+# format -> its file (or folder) under annotations/ (the annotations params' defaults)
+ANNOTATION_FILES = DEMO_FILES
+# what a worker gives back for an annotated video: its name, VideoInfo and records by format
+AnnotatedVideo = tuple[str, VideoInfo, dict[str, list[RawRecord]]]
 
 
 @dataclass(frozen=True)
@@ -204,21 +222,47 @@ def _audio(rec: Recording, fps: int) -> np.ndarray:
     return (tone + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
 
 
+def _scene(rec: Recording) -> Scene:
+    return Scene(rec.domain, rec.label == "achieved", rec.child.rgb, rec.n_frames, rec.seed)
+
+
 def _frames(rec: Recording, params: DemoParams) -> np.ndarray:
-    scene = Scene(rec.domain, rec.label == "achieved", rec.child.rgb, rec.n_frames, rec.seed)
-    return render(scene, params.width, params.height, params.fps, params.noise_std)
+    return render(_scene(rec), params.width, params.height, params.fps, params.noise_std)
 
 
-def _write_file(job: FileJob, params: DemoParams, videos: Path) -> None:
-    """Write one file of the dataset; ``job.kind`` chooses how it is made (or broken)."""
+def annotated_videos(plan: Plan, params: DemoParams) -> list[str]:
+    """The files that get annotations: the first ``params.annotated`` plain videos (in plan
+    order) that no planted file fault names (not an orphan, a duplicate's source, a quarantined
+    row's file...), so that every annotation belongs to a video the pipeline keeps."""
+    if not params.tasks:
+        return []
+    named = {f["filename"] for f in plan.faults} | {f.get("duplicate_of") for f in plan.faults}
+    usable = [job.filename for job in plan.jobs
+              if job.kind == "video" and job.filename not in named]
+    return usable[: params.annotated]
+
+
+def _write_file(job: FileJob, params: DemoParams, videos: Path,
+                tasks: tuple[str, ...] = ()) -> AnnotatedVideo | None:
+    """Write one file of the dataset; ``job.kind`` chooses how it is made (or broken). With
+    ``tasks`` (a plain video only) also return its annotations, from the same rendering."""
     path, rec = videos / job.filename, job.recording
     if job.kind == "zero_byte":
         path.write_bytes(b"")
-        return
+        return None
     if job.kind == "non_video":
         path.write_text("Consent form scan placeholder - this is not a video.\n" * 40)
-        return
-    frames = _frames(rec, params)
+        return None
+    result: AnnotatedVideo | None = None
+    if tasks and job.kind == "video":
+        frames, truth = render_with_truth(_scene(rec), params.width, params.height, params.fps,
+                                          params.noise_std)
+        subject = annotate.Subject(job.filename, rec.label == "achieved", rec.domain,
+                                   rec.child.rgb)
+        result = (job.filename, annotate.video_info(truth),
+                  annotate.annotate(truth, subject, tasks))
+    else:
+        frames = _frames(rec, params)
     tags = catalog.container_tags(rec)
     audio = _audio(rec, params.fps) if rec.has_audio else None
     common = dict(fps=params.fps, crf=params.crf, metadata=tags, audio=audio)
@@ -239,6 +283,18 @@ def _write_file(job: FileJob, params: DemoParams, videos: Path) -> None:
             size = path.stat().st_size
             with open(path, "r+b") as handle:
                 handle.truncate(int(size * TRUNCATE_TO))
+    return result
+
+
+def _write_annotations(found: list[AnnotatedVideo], root: Path, plant: bool) -> list[dict]:
+    """Write every format's file under ``root`` (after planting faults); return their key."""
+    bundles = annotate.bundles(found)
+    key = annotate.plant_faults(bundles, [name for name, _, _ in found]) if plant else []
+    for fmt in FORMATS:
+        if fmt in bundles:
+            formats.write(fmt, bundles[fmt].records, root / ANNOTATION_FILES[fmt],
+                          bundles[fmt].videos)
+    return key
 
 
 # the demo command reads these (run itself takes the demo section and the seed)
@@ -257,25 +313,34 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
         Counts of rows, files, valid videos and planted faults.
     """
     plan = build_plan(params, seed)
+    chosen = set(annotated_videos(plan, params))
+    tasks = [tuple(params.tasks) if job.filename in chosen else () for job in plan.jobs]
     with atomic_dir(out, marker=MARKER) as tmp:
         videos = tmp / "videos"
         videos.mkdir()
         workers = worker_count(params.workers, len(plan.jobs))
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
-                futures = [pool.submit(_write_file, job, params, videos) for job in plan.jobs]
-                for future in track(futures, total=len(futures), desc="demo"):
-                    future.result()
+                futures = [pool.submit(_write_file, job, params, videos, t)
+                           for job, t in zip(plan.jobs, tasks, strict=True)]
+                results = [f.result() for f in track(futures, total=len(futures), desc="demo")]
         else:
-            for job in track(plan.jobs, total=len(plan.jobs), desc="demo"):
-                _write_file(job, params, videos)
+            results = [_write_file(job, params, videos, t) for job, t in
+                       track(zip(plan.jobs, tasks, strict=True), total=len(plan.jobs),
+                             desc="demo")]
+        found = [r for r in results if r is not None]  # in plan order, for any worker count
+        annotation_faults = (_write_annotations(found, tmp / "annotations", params.plant_faults)
+                             if found else [])
         atomic_write_text(tmp / "metadata.csv", csv_text(CSV_COLUMNS, plan.rows))
         key = {
             "about": "Answer key of the faults planted in this synthetic dataset, and the sha256 "
-            "of every file written (ingest accepts the published demo key only for exactly "
-            "these files). No pipeline stage reads the faults.",
+            "of metadata.csv and every file under videos/ (ingest accepts the published demo "
+            "key only for exactly these files). annotation_faults lists the faults planted in "
+            "annotations/. No pipeline stage reads the faults.",
             "seed": seed,
             "faults": [{k: v for k, v in f.items() if k != "row"} for f in plan.faults],
+            "annotated": [name for name, _, _ in found],
+            "annotation_faults": annotation_faults,
             "content": content_digests(tmp),
         }
         atomic_write_text(tmp / MARKER, json.dumps(key, indent=2, ensure_ascii=False) + "\n")
@@ -284,6 +349,8 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
         "files": len(plan.jobs),
         "videos": sum(job.kind == "video" for job in plan.jobs),
         "faults": len(plan.faults),
+        "annotated": len(found),
+        "annotation_faults": len(annotation_faults),
     }
     # the command prints the summary line; this one is for --verbose logs
     log.debug("demo: wrote %(files)d files, %(rows)d CSV rows, %(faults)d planted faults", summary)
@@ -291,7 +358,12 @@ def run(params: DemoParams, *, seed: int, out: Path) -> dict:
 
 
 def skip(out: Path, *, reason: str) -> None:
-    """Leave only an answer key that says why no demo was generated (real data is in use)."""
+    """Leave only an answer key that says why no demo was generated (real data is in use), and
+    an annotations folder holding only a note (the annotations stage's default folder)."""
     with atomic_dir(out, marker=MARKER) as tmp:
         note = {"about": "No demo dataset was generated.", "skipped": reason, "faults": []}
         atomic_write_text(tmp / MARKER, json.dumps(note, indent=2) + "\n")
+        # the annotations stage watches this folder by default: it exists, and says why empty
+        (tmp / "annotations").mkdir()
+        atomic_write_text(tmp / "annotations" / "README.txt", "No demo annotations: "
+                          f"{reason}. Set annotations.folder to your exports' folder.\n")
