@@ -62,7 +62,7 @@ def test_a_shared_library_change_reaches_every_stage_that_imports_it(copy):
                    encoding="utf-8")
     problems = depgraph.check(copy, src=copy / "src", dvc_yaml=copy / "dvc.yaml")
     flagged = {p.split(":")[0] for p in problems if "media/sheets.py" in p}
-    assert flagged == {"split"}  # uses usable, not the contact sheets
+    assert flagged == {"split", "annotations"}  # use usable, not the contact sheets
     # dedup also imports usable, but runs the contact sheets already and lists them
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.annotation_faults import assert_annotation_faults_found
 from tests.browser import look, need_chromium
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 from tests.mutations import assert_each_fault_moves_only_its_item
@@ -59,7 +60,8 @@ def make_project(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, str]) -> None:
     project, first = built
-    stages = {"demo", "ingest", "report", "probe", "validate", "dedup", "split", "clips",
+    stages = {"demo", "ingest", "report", "probe", "validate", "annotations", "dedup", "split",
+              "clips",
               "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
               "classical", "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d",
               "evaluate@classical", "compare", "eda", "card"}
@@ -76,6 +78,8 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, s
     assert summary["total_videos"] >= SMALL_DEMO["n_videos"]
 
     assert_file_faults_found(project, faults)
+    (mapping_file,) = (project.parent / "keys").rglob("video_mapping.json")
+    assert_annotation_faults_found(project, demo, json.loads(mapping_file.read_text())["videos"])
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)

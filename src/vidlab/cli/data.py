@@ -1,4 +1,5 @@
-"""Commands of the data stages: demo, ingest, report, probe, validate, dedup, split, clips."""
+"""Commands of the data stages: demo, ingest, report, probe, validate, annotations, dedup,
+split, clips."""
 
 from __future__ import annotations
 
@@ -169,6 +170,35 @@ def validate(
     validate_mod.print_summary(summary, typer.echo)
     docs = reports / "docs" / "index.html"
     typer.echo(f"  results: {reports / 'index.html'} (Data Docs: {docs})")
+
+
+@app.command()
+@stage_command
+def annotations(
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
+    out: Annotated[
+        Path, typer.Option(help="The aligned annotations table to write.")
+    ] = paths.INTERIM / "annotations.parquet",
+    rejected: Annotated[
+        Path, typer.Option(help="The annotations' quarantine CSV to write.")
+    ] = paths.INTERIM / "quarantine_annotations.csv",
+    reports: Annotated[
+        Path, typer.Option(help="Folder for summary.json.")
+    ] = paths.REPORTS / "annotations",
+    suites: Annotated[Path, typer.Option(help="Folder of suite JSON files.")] = Path(
+        "expectations"),
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Read the annotation exports (annotations.files), align them to the decoded frames, check
+    them (Great Expectations) and quarantine what fails, with reasons."""
+    from vidlab import config as params_mod
+    from vidlab.stages.annotations import stage as annotations_mod
+
+    summary = annotations_mod.run(params_mod.load(params_file), manifest=manifest,
+                                  quarantine=quarantine, out=out, rejected=rejected,
+                                  reports=reports, suites=suites)
+    annotations_mod.print_summary(summary, typer.echo, rejected)
 
 
 @app.command()

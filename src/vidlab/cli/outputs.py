@@ -30,6 +30,10 @@ def eda(
     quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     duplicates: DuplicatesOption = paths.INTERIM / "duplicates.json",
     clips: ClipsOption = paths.PROCESSED / "clips",
+    annotations: Annotated[Path, typer.Option(help="The aligned annotations table; a section "
+                                                  "per annotation task (statistics, overlays, "
+                                                  "GIFs). Missing: no annotation views.")] = (
+        paths.INTERIM / "annotations.parquet"),
     weights: Annotated[Path | None, typer.Option(help="State dict of eda.embedding_model "
                                                      "(default: models/<it>/model.pt).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the views and index.html.")] = (
@@ -37,7 +41,8 @@ def eda(
     params_file: ParamsOption = paths.PARAMS_FILE,
 ) -> None:
     """Exploratory views: distributions, outliers, contact sheets, GIFs, preprocessing and
-    augmentation panels, t-SNE maps; all on one HTML page."""
+    augmentation panels, t-SNE maps, and per annotation task its statistics, overlays and GIFs;
+    all on one HTML page."""
     from vidlab import config as params_mod
     from vidlab.stages.eda import stage as eda_mod
 
@@ -45,8 +50,13 @@ def eda(
     chosen = weights or paths.MODELS / loaded.eda.embedding_model / "model.pt"
     summary = eda_mod.run(loaded, manifest=manifest, splits=splits, quarantine=quarantine,
                           duplicates=duplicates, clips=clips, weights=chosen, out=out,
-                          metadata=metadata)
-    typer.echo(f"eda: {len(summary['figures'])} figures -> {out / 'index.html'}")
+                          metadata=metadata, annotations=annotations)
+    if summary["annotations"]:
+        shown = "annotations: " + ", ".join(summary["annotations"])
+    else:  # not an error: a dataset without annotations has no annotation views
+        shown = (f"no annotation views: {annotations} "
+                 f"{'has no rows' if annotations.is_file() else 'not found'}")
+    typer.echo(f"eda: {len(summary['figures'])} figures ({shown}) -> {out / 'index.html'}")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from vidlab.config.annotations import AnnotationsParams
 from vidlab.config.data import (
     SPLIT_NAMES,
     BaseParams,
@@ -55,7 +56,8 @@ M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
     "AUGMENT_GROUPS", "CROPS", "NETWORKS", "SECTIONS", "SPLIT_NAMES",
-    "AugmentParams", "BaseParams", "CardParams", "ClassicalParams", "ClipsParams", "DataParams",
+    "AnnotationsParams", "AugmentParams", "BaseParams", "CardParams", "ClassicalParams",
+    "ClipsParams", "DataParams",
     "DedupParams", "DemoParams", "EdaParams", "EngineParams", "EvaluateParams", "IngestParams",
     "LoaderParams",
     "Params", "ProbeParams", "ReportParams", "SanityParams", "SplitParams", "TrackingParams",
@@ -79,6 +81,7 @@ with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.vali
         report: ReportParams
         probe: ProbeParams
         validate: ValidateParams
+        annotations: AnnotationsParams
         dedup: DedupParams
         split: SplitParams
         clips: ClipsParams

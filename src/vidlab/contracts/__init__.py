@@ -10,6 +10,7 @@ A library below the stages: it imports only pydantic, `vidlab.config` (for its L
 `vidlab.core`, so every stage and library may use it.
 """
 
+from vidlab.contracts.annotations import AnnotationCheck, AnnotationsSummary
 from vidlab.contracts.base import Model
 from vidlab.contracts.card import Readiness, ReadinessItem
 from vidlab.contracts.clips import ClipFailure, ClipsSummary
@@ -34,7 +35,8 @@ from vidlab.contracts.split import Leakage, SplitSummary
 from vidlab.contracts.validate import ValidationSummary
 
 __all__ = [
-    "CONTRACTS", "Calibration", "ClipFailure", "ClipsSummary", "Cluster", "ContractError",
+    "AnnotationCheck", "AnnotationsSummary", "CONTRACTS", "Calibration", "ClipFailure",
+    "ClipsSummary", "Cluster", "ContractError",
     "DatasetSummary", "DedupSummary", "DuplicatePair", "Duplicates", "DuplicatesUsed",
     "EdaSummary", "IngestCounts", "Interval", "Leak", "Leakage", "LevelMetrics", "Metrics",
     "Model", "ProbeSummary", "Readiness", "ReadinessItem", "ReviewPair", "Route",

@@ -47,3 +47,6 @@ class EdaSummary(Model):
     outliers: Outliers
     checks: EdaChecks
     embeddings: dict[str, Embedding]
+    # per annotation task present (segments, boxes, tracks, masks, captions): its numbers and
+    # figures; {} when the stage was run without an annotations table (or an empty one)
+    annotations: dict[str, dict] = {}

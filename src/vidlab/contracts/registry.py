@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from vidlab.contracts.annotations import AnnotationsSummary
 from vidlab.contracts.base import Model
 from vidlab.contracts.card import Readiness
 from vidlab.contracts.clips import ClipsSummary
@@ -35,6 +36,7 @@ CONTRACTS: dict[type[Model], Route] = {
     Duplicates: Route("data/interim/duplicates.json", "dedup",
                       ("split", "report", "eda", "card")),
     DedupSummary: Route("reports/dedup/summary.json", "dedup", ("card",)),
+    AnnotationsSummary: Route("reports/annotations/summary.json", "annotations", ("card",)),
     SplitSummary: Route("reports/split/summary.json", "split", ("card",)),
     Leakage: Route("reports/split/leakage.json", "split", ("card",)),
     ClipsSummary: Route("reports/clips/summary.json", "clips", ("card",)),

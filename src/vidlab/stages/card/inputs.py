@@ -31,6 +31,7 @@ class Inputs:
     probe: contracts.ProbeSummary | None = None
     validation: contracts.ValidationSummary | None = None
     dedup: contracts.DedupSummary | None = None
+    annotations: contracts.AnnotationsSummary | None = None
     split: contracts.SplitSummary | None = None
     leakage: contracts.Leakage | None = None
     clips: contracts.ClipsSummary | None = None
@@ -51,6 +52,7 @@ REPORTS = {  # attribute of Inputs -> (path under reports/, its contract)
     "probe": ("probe/summary.json", contracts.ProbeSummary),
     "validation": ("validation/summary.json", contracts.ValidationSummary),
     "dedup": ("dedup/summary.json", contracts.DedupSummary),
+    "annotations": ("annotations/summary.json", contracts.AnnotationsSummary),
     "split": ("split/summary.json", contracts.SplitSummary),
     "leakage": ("split/leakage.json", contracts.Leakage),
     "clips": ("clips/summary.json", contracts.ClipsSummary),

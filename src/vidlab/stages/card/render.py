@@ -62,6 +62,13 @@ def composition(inputs: Inputs) -> list[str]:
                      f"{ingest.rows_read} CSV rows ({reasons or 'none'}), and "
                      f"{orphans} video file(s) without a CSV row; see "
                      "`data/interim/quarantine_ingest.csv`.")
+    notes = inputs.annotations
+    if notes is not None and notes.read:
+        tasks = ", ".join(f"{n} {task}" for task, n in notes.by_task.items() if n)
+        reasons = ", ".join(f"{k} {v}" for k, v in notes.reasons.items())
+        lines.append(f"- **Annotations**: {notes.kept} of {notes.read} kept on {notes.videos} "
+                     f"videos ({tasks or 'none'}); {notes.quarantined} quarantined "
+                     f"({reasons or 'none'}); see `data/interim/quarantine_annotations.csv`.")
     ok = m[m["status"] == "ok"]
     if len(ok):
         resolutions = Counter(f"{w}x{h}" for w, h in zip(ok["width"], ok["height"], strict=True))

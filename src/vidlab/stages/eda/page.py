@@ -6,7 +6,9 @@ from __future__ import annotations
 import html
 
 from vidlab.stages.eda import common
+from vidlab.stages.eda.annotations import MATCH_IOU
 from vidlab.stages.eda.outliers import MEAN_AD_SCALE, MEASURES
+from vidlab.stages.eda.overlay import TRAIL
 
 STYLE = (f"body{{font-family:sans-serif;max-width:{common.PAGE_WIDTH}px;margin:auto;"
          "padding:0 16px;line-height:1.4}figure{margin:14px 0 22px}img{max-width:100%;"
@@ -174,6 +176,78 @@ def _models(s: dict, sizes: dict) -> list[str]:
     return parts
 
 
+ANNOTATION_CAPTIONS = {
+    "segments": ("How many segments each annotated video has, how long they are (t1 - t0) and "
+                 "how often each label occurs. Very short or very long segments, or a label "
+                 "much rarer than the rest, are worth a look."),
+    "boxes": ("How many boxes each annotated frame has, how big they are (pixels of the "
+              "displayed frame) and how often each label occurs. Tiny boxes or a crowd of "
+              "boxes on one frame are worth a look."),
+    "masks": ("How many masks each annotated frame has, their area in pixels of the displayed "
+              "frame, and how often each label occurs. Empty or tiny masks are worth a look."),
+    "tracks": ("How many frames each track (video, id) spans, how many ids each video has, and "
+               "id switches per video: between consecutive annotated frames, the box that best "
+               f"overlaps an id's previous box (IoU at least {MATCH_IOU}) carries another id (a "
+               "swap of two ids counts once for each). A switch where objects cross or meet is "
+               "often an annotation error."),
+    "captions": ("How many words each caption has, how many captions each video has, and the "
+                 "most frequent words (lower-cased) with the vocabulary size."),
+}
+OVERLAY_CAPTIONS = {
+    "segments": "The bar under each frame is the video's timeline: each segment in its label's "
+                "colour, the black mark the frame shown.",
+    "boxes": "Each box is outlined in its label's colour (its id's where it has one), named "
+             "above.",
+    "masks": "Each mask is filled semi-transparently in its id's colour, named at its top "
+             "left.",
+    "tracks": "Each id's box in its own colour with its id above and a trail through its last "
+              f"{TRAIL} frames.",
+    "captions": "The row's text lists the video's captions.",
+}
+
+
+def _key_numbers(task: str, a: dict) -> str:
+    """The one line of numbers above a task's figures."""
+    def m(part: str) -> object:
+        return a[part].get("median", "-")
+
+    if task == "segments":
+        line = (f"{a['rows']} segments in {a['videos']} videos; median {m('per_video')} per "
+                f"video, median length {m('length_s')} s")
+    elif task == "tracks":
+        line = (f"{a['tracks']} tracks in {a['videos']} videos; median length "
+                f"{m('length_frames')} frames, median {m('ids_per_video')} ids per video; "
+                f"{a['id_switches']} id switches")
+    elif task == "captions":
+        line = (f"{a['rows']} captions of {a['videos']} videos; median {m('words')} words; "
+                f"vocabulary {a['vocabulary']} words")
+    else:
+        line = (f"{a['rows']} {task} on {a['annotated_frames']} frames of {a['videos']} "
+                f"videos; median {m('per_frame')} per frame, median area {m('area_px')} px")
+    return f"{line}; labels: {len(a['labels'])}."
+
+
+def _annotations(s: dict, sizes: dict) -> list[str]:
+    parts = []
+    for task, a in s.get("annotations", {}).items():
+        f = a["figures"]
+        parts += [f"<h2>Annotations: {_esc(task)}</h2>", f"<p>{_esc(_key_numbers(task, a))}</p>",
+                  _figure(f["stats"], f"Statistics of the {task} annotations",
+                          ANNOTATION_CAPTIONS[task], sizes[f["stats"]])]
+        if f["sheet"]:
+            parts.append(_figure(
+                f["sheet"], f"Frames of {len(a['videos_shown'])} videos with their {task} drawn",
+                f"The first {len(a['videos_shown'])} video ids with {task} (sorted), one row "
+                f"each, its frames evenly spread. {OVERLAY_CAPTIONS[task]} Check that the "
+                "annotations sit on what they describe.", sizes[f["sheet"]]))
+        if f["gif"]:
+            parts += ['<div class="gifs">', _figure(
+                f["gif"], f"Animation of video {a['gif_video']} with its {task} drawn",
+                f"Video {a['gif_video']}: {len(a['gif_frames'])} frames with their {task} "
+                f"drawn, one every {a['gif_frame_ms']} ms.", sizes[f["gif"]]), "</div>"]
+    return parts
+
+
 def index_html(summary: dict, sizes: dict[str, tuple[int, int]]) -> str:
     """One page showing every figure (each at the width ``sizes`` gives, with a caption), with
     the numbers and outliers as tables."""
@@ -205,6 +279,7 @@ def index_html(summary: dict, sizes: dict[str, tuple[int, int]]) -> str:
              _table([[split, *counts.values()] for split, counts in
                      s["class_counts"]["per_split"].items()],
                     ["split", *s["class_counts"]["overall"]]),
-             *_outliers(s, sizes), *_classes(s, sizes), *_models(s, sizes)]
+             *_outliers(s, sizes), *_classes(s, sizes), *_annotations(s, sizes),
+             *_models(s, sizes)]
     return ("<!doctype html><html><head><meta charset='utf-8'><title>vidlab EDA</title>"
             f"<style>{STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>\n")

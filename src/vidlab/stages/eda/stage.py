@@ -17,6 +17,9 @@ trained 2D model it draws:
 * ``tsne_model.png`` and ``tsne_classical.png``: t-SNE maps of every cached clip's embedding
   (the penultimate layer of ``eda.embedding_model``; the classical features of
   :mod:`vidlab.models.classical`) coloured by label, domain and split;
+* ``annotations/<task>_stats.png``, ``<task>_sheet.png`` and ``<task>.gif`` for each annotation
+  task in the aligned annotations table (segments, boxes, tracks, masks, captions): its
+  statistics, and its annotations drawn on frames (see :mod:`vidlab.stages.eda.annotations`);
 * ``summary.json``: the numbers behind the figures, the outliers, and two reproducibility checks
   the readiness checklist reads (the augmentation redrawn with the same seed gives the same
   clip; cached clips decoded again give the same bytes).
@@ -37,6 +40,7 @@ from vidlab.config import Params
 from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
+from vidlab.stages.eda.annotations import annotation_views
 from vidlab.stages.eda.common import SPLIT_ORDER
 from vidlab.stages.eda.embeddings import embeddings
 from vidlab.stages.eda.outliers import outliers
@@ -79,8 +83,13 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
 
 
 def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, duplicates: Path,
-        clips: Path, weights: Path | None, out: Path, metadata: Path | None = None) -> dict:
-    """Write every view into ``out`` (atomically) and return the summary."""
+        clips: Path, weights: Path | None, out: Path, metadata: Path | None = None,
+        annotations: Path | None = None) -> dict:
+    """Write every view into ``out`` (atomically) and return the summary.
+
+    ``annotations`` (the aligned table) adds a section per annotation task; without it, or when
+    the file is missing or empty, ``summary["annotations"]`` is ``{}``.
+    """
     params = PARAMS.view(params)
     from vidlab import tracking
 
@@ -101,12 +110,24 @@ def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, dupli
         summary["augmentation_clip"] = {"video_id": augmented["video_id"],
                                         "frames": augmented["frames"]}
         summary["embeddings"] = embeddings(params, clips, table, weights, tmp)
+        summary["annotations"] = _annotations(annotations, videos, params, tmp)
         summary["figures"] = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*")
                                     if p.suffix in (".png", ".gif"))
         (tmp / "index.html").write_text(index_html(summary, _sizes(tmp, summary["figures"])),
                                         encoding="utf-8")
         contracts.write(tmp / MARKER, contracts.EdaSummary, summary, atomic=False, indent=2)
     return summary
+
+
+def _annotations(path: Path | None, videos: pd.DataFrame, params: Params, out: Path) -> dict:
+    """The annotation views, when the aligned table exists and has rows; else ``{}``."""
+    if path is None or not Path(path).is_file():
+        return {}
+    table = pd.read_parquet(path)
+    if table.empty:
+        return {}
+    usable = videos[videos["status"] == "ok"] if "status" in videos.columns else videos
+    return annotation_views(table, usable, params, out)
 
 
 def _sizes(folder: Path, figures: list[str]) -> dict[str, tuple[int, int]]:

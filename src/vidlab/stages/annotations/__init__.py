@@ -1,0 +1,1 @@
+"""The annotations stage: exports read, aligned to the decoded frames, checked."""
