@@ -162,15 +162,15 @@ def _check_frame(record, video: Video, tolerance: float) -> tuple[str, str, str]
 
 def _aligned(record, video: Video, ontology: dict[str, str],
              unlabelled: dict[str, str]) -> dict:
-    label = str(record.label or "") or unlabelled.get(record.source, "")
+    label = _str(record.label) or unlabelled.get(record.source, "")
     # a format's own ids first ("ava:1"), then names meant for every format ("Left half")
     label = ontology.get(f"{record.source}:{label}", ontology.get(label, label))
     row = {"video_id": video.video_id, "task": record.task, "source": record.source,
            "where": record.where, "label": label,
            "t0": _num(record.t0), "t1": _num(record.t1), "frame": None, "frame_end": None,
            "track_id": int(record.track_id) if _given(record.track_id) else None,
-           "x1": None, "y1": None, "x2": None, "y2": None, "mask": record.mask or "",
-           "text": str(record.text or ""), "occluded": bool(record.occluded),
+           "x1": None, "y1": None, "x2": None, "y2": None, "mask": _str(record.mask),
+           "text": _str(record.text), "occluded": bool(record.occluded),
            "score": _num(record.score),
            "_mask_h": int(record.mask_height) if _given(record.mask_height) else None,
            "_mask_w": int(record.mask_width) if _given(record.mask_width) else None}
@@ -209,6 +209,10 @@ def _problem(index: int, video_id: str, column: str, value: str, reason: str) ->
 def _given(value) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value)) and \
         value is not pd.NA
+
+
+def _str(value) -> str:
+    return str(value) if _given(value) else ""
 
 
 def _num(value) -> float | None:

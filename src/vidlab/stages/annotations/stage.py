@@ -118,7 +118,8 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, rejected
         tmp = outputs.folder(Path(reports), marker="summary.json")
         contracts.write(tmp / "summary.json", contracts.AnnotationsSummary, summary,
                         atomic=False, indent=2)
-        write_headline(tmp / "headline.json", {"annotations": summary["kept"],
+        # videos with annotations kept; annotations quarantined
+        write_headline(tmp / "headline.json", {"videos": summary["videos"],
                                                "flagged": summary["quarantined"]}, atomic=False)
     return summary
 
