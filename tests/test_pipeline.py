@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.annotation_faults import assert_annotation_faults_found
+from tests.annotation_faults import (
+    assert_annotation_faults_found,
+    assert_loaders_give_the_generator_truth,
+)
 from tests.browser import look, need_chromium
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 from tests.mutations import assert_each_fault_moves_only_its_item
@@ -79,7 +82,9 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, s
 
     assert_file_faults_found(project, faults)
     (mapping_file,) = (project.parent / "keys").rglob("video_mapping.json")
-    assert_annotation_faults_found(project, demo, json.loads(mapping_file.read_text())["videos"])
+    mapping = json.loads(mapping_file.read_text())["videos"]
+    assert_annotation_faults_found(project, demo, mapping)
+    assert_loaders_give_the_generator_truth(project, demo, mapping)
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)
