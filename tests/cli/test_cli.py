@@ -89,5 +89,6 @@ def test_demo_is_skipped_for_custom_data(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--params", str(custom), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["faults.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["annotations", "faults.json"]
+    assert [p.name for p in (out / "annotations").iterdir()] == ["README.txt"]  # only a note
     assert json.loads((out / "faults.json").read_text())["skipped"]

@@ -61,5 +61,5 @@ def test_dvc_metrics_show_fits_a_terminal_on_the_committed_results() -> None:
     models = {f"reports/metrics/{m}.headline.json" for m in
               ("center_frame", "pool2d", "r2plus1d", "classical")}
     stages = {f"reports/{s}/headline.json" for s in
-              ("probe", "validation", "dedup", "split", "clips")}
+              ("probe", "validation", "annotations", "dedup", "split", "clips")}
     assert models | stages | {"reports/sanity.headline.json"} == rows
