@@ -61,6 +61,44 @@ def make_project(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
+def test_ray_engine_writes_the_same_bytes_as_local_workers(built: tuple[Path, str],
+                                                           tmp_path: Path) -> None:
+    """ingest, probe and clips with engine.name: ray on a real two-node Ray cluster on
+    127.0.0.1 write exactly the files the local worker processes wrote in the repro.
+
+    Defined before the test that releases and then changes the data of the built project, so
+    that it runs first (pytest keeps the module's order) and compares with the repro's files."""
+    from tests.raycluster import ray_cluster
+
+    project, _ = built
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    out = tmp_path / "ray"
+    with ray_cluster() as address:
+        params["engine"] = {"name": "ray", "address": address}
+        params_file = tmp_path / "params.yaml"
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        common = ["--params", str(params_file)]
+        run(["vidlab", "ingest", "--out", str(out / "interim"), "--reports",
+             str(out / "deidentify"), *common], project)
+        run(["vidlab", "probe", "--manifest", str(out / "manifest.parquet"), "--frames",
+             str(out / "frames.parquet"), "--normalized", str(out / "normalized"),
+             "--reports", str(out / "probe"), *common], project)
+        run(["vidlab", "clips", "--out", str(out / "clips"), "--reports", str(out / "clips-r"),
+             *common], project)
+    interim = project / "data" / "interim"
+    local = _tree(interim / "videos")
+    assert local and _tree(out / "interim" / "videos") == local
+    for name in ("metadata.csv", "quarantine_ingest.csv"):
+        assert (out / "interim" / name).read_bytes() == (interim / name).read_bytes(), name
+    for name in ("manifest.parquet", "frames.parquet"):
+        assert (out / name).read_bytes() == (interim / name).read_bytes(), name
+    clips = _tree(project / "data" / "processed" / "clips")
+    assert clips and _tree(out / "clips") == clips
+    assert ((out / "clips-r" / "summary.json").read_bytes()
+            == (project / "reports" / "clips" / "summary.json").read_bytes())
+
+
+@pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, str]) -> None:
     project, first = built
     stages = {"demo", "ingest", "report", "probe", "validate", "annotations", "dedup", "split",
@@ -576,36 +614,3 @@ def _tree(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow
-def test_ray_engine_writes_the_same_bytes_as_local_workers(built: tuple[Path, str],
-                                                           tmp_path: Path) -> None:
-    """ingest, probe and clips with engine.name: ray on a real two-node Ray cluster on
-    127.0.0.1 write exactly the files the local worker processes wrote in the repro."""
-    from tests.raycluster import ray_cluster
-
-    project, _ = built
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    out = tmp_path / "ray"
-    with ray_cluster() as address:
-        params["engine"] = {"name": "ray", "address": address}
-        params_file = tmp_path / "params.yaml"
-        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-        common = ["--params", str(params_file)]
-        run(["vidlab", "ingest", "--out", str(out / "interim"), "--reports",
-             str(out / "deidentify"), *common], project)
-        run(["vidlab", "probe", "--manifest", str(out / "manifest.parquet"), "--frames",
-             str(out / "frames.parquet"), "--normalized", str(out / "normalized"),
-             "--reports", str(out / "probe"), *common], project)
-        run(["vidlab", "clips", "--out", str(out / "clips"), "--reports", str(out / "clips-r"),
-             *common], project)
-    interim = project / "data" / "interim"
-    local = _tree(interim / "videos")
-    assert local and _tree(out / "interim" / "videos") == local
-    for name in ("metadata.csv", "quarantine_ingest.csv"):
-        assert (out / "interim" / name).read_bytes() == (interim / name).read_bytes(), name
-    for name in ("manifest.parquet", "frames.parquet"):
-        assert (out / name).read_bytes() == (interim / name).read_bytes(), name
-    clips = _tree(project / "data" / "processed" / "clips")
-    assert clips and _tree(out / "clips") == clips
-    assert ((out / "clips-r" / "summary.json").read_bytes()
-            == (project / "reports" / "clips" / "summary.json").read_bytes())
