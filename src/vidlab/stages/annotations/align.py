@@ -149,13 +149,13 @@ def align(raw: pd.DataFrame, mapping: dict[str, str], usable: set[str],
 
 
 def _check_frame(record, video: Video, tolerance: float) -> tuple[str, str, str] | None:
-    if _given(record.fps) and abs(float(record.fps) - video.fps) > tolerance * video.fps:
+    if given(record.fps) and abs(float(record.fps) - video.fps) > tolerance * video.fps:
         return "fps", f"{float(record.fps):g}", "fps_mismatch"
     sizes = [(record.width, record.height)]
-    if any(_given(w) and _given(h) and (int(w), int(h)) != (video.width, video.height)
+    if any(given(w) and given(h) and (int(w), int(h)) != (video.width, video.height)
            for w, h in sizes):
         return "width", f"{int(record.width)}x{int(record.height)}", "frame_size_mismatch"
-    if _given(record.frame) and not 0 <= int(record.frame) < video.frames:
+    if given(record.frame) and not 0 <= int(record.frame) < video.frames:
         return "frame", str(int(record.frame)), "frame_out_of_range"
     return None
 
@@ -168,19 +168,19 @@ def _aligned(record, video: Video, ontology: dict[str, str],
     row = {"video_id": video.video_id, "task": record.task, "source": record.source,
            "where": record.where, "label": label,
            "t0": _num(record.t0), "t1": _num(record.t1), "frame": None, "frame_end": None,
-           "track_id": int(record.track_id) if _given(record.track_id) else None,
+           "track_id": int(record.track_id) if given(record.track_id) else None,
            "x1": None, "y1": None, "x2": None, "y2": None, "mask": _str(record.mask),
            "text": _str(record.text), "occluded": bool(record.occluded),
            "score": _num(record.score),
-           "_mask_h": int(record.mask_height) if _given(record.mask_height) else None,
-           "_mask_w": int(record.mask_width) if _given(record.mask_width) else None}
-    if _given(record.frame):
+           "_mask_h": int(record.mask_height) if given(record.mask_height) else None,
+           "_mask_w": int(record.mask_width) if given(record.mask_width) else None}
+    if given(record.frame):
         row["frame"] = row["frame_end"] = int(record.frame)
-    elif _given(record.t0):
+    elif given(record.t0):
         row["frame"] = video.on_screen(float(record.t0))
-        row["frame_end"] = (video.last_before(float(record.t1)) if _given(record.t1)
+        row["frame_end"] = (video.last_before(float(record.t1)) if given(record.t1)
                             else row["frame"])
-    if _given(record.x1):
+    if given(record.x1):
         scale_x, scale_y = (video.width, video.height) if record.normalized else (1, 1)
         row.update(x1=float(record.x1) * scale_x, y1=float(record.y1) * scale_y,
                    x2=float(record.x2) * scale_x, y2=float(record.y2) * scale_y)
@@ -206,17 +206,18 @@ def _problem(index: int, video_id: str, column: str, value: str, reason: str) ->
             "reason": reason, "detail": REASONS[reason]}
 
 
-def _given(value) -> bool:
+def given(value) -> bool:
+    """Whether a cell holds a value (not None, NaN or <NA>)."""
     return value is not None and not (isinstance(value, float) and np.isnan(value)) and \
         value is not pd.NA
 
 
 def _str(value) -> str:
-    return str(value) if _given(value) else ""
+    return str(value) if given(value) else ""
 
 
 def _num(value) -> float | None:
-    return float(value) if _given(value) else None
+    return float(value) if given(value) else None
 
 
 def mapping_of(path: Path) -> dict[str, str]:

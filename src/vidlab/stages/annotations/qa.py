@@ -21,7 +21,7 @@ import pandas as pd
 
 from vidlab.annotations import rle
 from vidlab.data import suites
-from vidlab.stages.annotations.align import Video
+from vidlab.stages.annotations.align import Video, given
 
 SUITE = "annotations"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["row"],
@@ -64,13 +64,13 @@ def measures(table: pd.DataFrame, videos: dict[str, Video], classes: dict[str, s
     plain = table.rename(columns=lambda name: name.lstrip("_"))  # itertuples renames _names
     for i, row in enumerate(plain.itertuples(index=False)):
         video = videos[row.video_id]
-        timed = _given(row.t0) and _given(row.t1)
+        timed = given(row.t0) and given(row.t1)
         if timed:  # segments, and captions with times
             length[i] = row.t1 - row.t0
             outside[i] = max(0.0, -row.t0, row.t1 - video.duration)
-        elif _given(row.t0):  # a point in time (AVA)
+        elif given(row.t0):  # a point in time (AVA)
             point_outside[i] = max(0.0, -row.t0, row.t0 - video.duration)
-        if _given(row.x1):
+        if given(row.x1):
             overflow[i] = max(0.0, -row.x1, -row.y1, row.x2 - video.width, row.y2 - video.height)
             area[i] = max(0.0, row.x2 - row.x1) * max(0.0, row.y2 - row.y1)
         if row.mask:
@@ -173,10 +173,5 @@ def failures(batch: pd.DataFrame, suite_dir: Path, parameters: dict) -> tuple[li
     return found, checks
 
 
-def _given(value) -> bool:
-    return value is not None and value is not pd.NA and not (
-        isinstance(value, float) and np.isnan(value))
-
-
 def _int(value, default: int) -> int:
-    return int(value) if _given(value) else default
+    return int(value) if given(value) else default

@@ -92,7 +92,8 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, rejected
     usable, _ = read_usable(Path(manifest), Path(quarantine))
     raw = read_all(params)
     names = align.mapping_of(Path(mapping) if mapping else mapping_path(params))
-    ids = {align.resolve(str(v), *align.name_index(names))[0] for v in raw["video"].unique()}
+    index = align.name_index(names)
+    ids = {align.resolve(str(v), *index)[0] for v in raw["video"].unique()}
     videos = align.video_facts(usable, ids - {""})
     table, problems = align.align(raw, names, set(usable["video_id"]), videos,
                                   ontology=dict(p.ontology), unlabelled=dict(p.unlabelled),
