@@ -24,7 +24,8 @@ def test_quick_scale_benchmark_measures_every_row(tmp_path: Path) -> None:
     assert "| floor |" in done.stdout
     result = json.loads(out.read_text())
     modes = ("full", "fast") if result["fast_mode"] else ("full",)
-    expected = {"containers", "packets", "floor"} | {f"{m}:{s}" for m in modes for s in STAGES}
+    expected = ({"containers", "packets", "floor", "keyframes", "clip_gops"}
+                | {f"{m}:{s}" for m in modes for s in STAGES})
     assert set(result["rows"]) == expected
     for name, row in result["rows"].items():
         for key in ("wall_s", "cpu_s", "cores", "peak_rss_mb", "cpu_per_video_s",
@@ -35,6 +36,12 @@ def test_quick_scale_benchmark_measures_every_row(tmp_path: Path) -> None:
         assert total["cpu_s"] > 0 and total["x_floor_cpu"] > 0, total
         assert result["extrapolation"][f"{mode}: total"]["wall_h"] > 0
     assert result["extrapolation"]["floor"]["cpu_h"] > 0
+    gops = result["rows"]["clip_gops"]["result"]
+    assert gops["frames_decoded"] >= 1 and gops["frames_wanted"] >= 1, gops
+    least = result["least_decoding_x_floor_cpu"]
+    assert least["full"] == pytest.approx(1 + least["clip_gops"])
+    assert least["fast"] == pytest.approx(least["keyframes"] + least["clip_gops"])
+    assert "least decoding the modes imply" in done.stdout
     assert result["clips_worker_memory"]["peak_rss_mb"] > 0
     assert result["clips_worker_memory"]["result"]["clips"] == 4
     assert result["spec"]["video_seconds"] > 0 and result["machine"]["cores"] >= 1
