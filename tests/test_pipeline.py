@@ -21,6 +21,10 @@ from tests.annotation_faults import (
 from tests.browser import look, need_chromium
 from tests.conftest import SMALL_DEMO, assert_no_identifiers, copy_project, run
 from tests.mutations import assert_each_fault_moves_only_its_item
+from tests.scoring import (
+    assert_malformed_predictions_refused,
+    assert_perfect_predictions_score_perfectly,
+)
 from tests.story import assert_one_story
 from vidlab.models.registry import EVALUATED
 
@@ -123,6 +127,10 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, s
     mapping = json.loads(mapping_file.read_text())["videos"]
     assert_annotation_faults_found(project, demo, mapping)
     assert_loaders_give_the_generator_truth(project, demo, mapping)
+    scoring = project.parent / "scoring"
+    scoring.mkdir()
+    assert_perfect_predictions_score_perfectly(project, run, scoring)
+    assert_malformed_predictions_refused(project, run_failing, scoring, list(mapping))
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)

@@ -1,6 +1,6 @@
 """The `vidlab` entry point: the application with every command registered."""
 
-from vidlab.cli import data, models, outputs  # noqa: F401  (each registers its commands)
+from vidlab.cli import data, models, outputs, score  # noqa: F401  (each registers its commands)
 from vidlab.cli.app import app
 
 __all__ = ["app"]

@@ -8,11 +8,11 @@ import pytest
 
 from tests.conftest import ROOT
 from vidlab import config as params_mod
-from vidlab.annotations import rle
+from vidlab.annotations import align, rle
 from vidlab.annotations.schema import FORMATS, RawRecord, raw_frame
 from vidlab.config.annotations import FORMAT_TASKS
 from vidlab.data.sampling import make_clip_sampler
-from vidlab.stages.annotations import align, qa
+from vidlab.stages.annotations import qa
 from vidlab.stages.annotations import stage as annotations
 
 VIDEO = align.Video("v1", 64, 48, 10.0, 20, np.arange(20) / 10.0)

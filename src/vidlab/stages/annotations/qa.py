@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from vidlab.annotations import rle
+from vidlab.annotations.align import Video, given
 from vidlab.data import suites
-from vidlab.stages.annotations.align import Video, given
 
 SUITE = "annotations"
 RESULT_FORMAT = {"result_format": "COMPLETE", "unexpected_index_column_names": ["row"],

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab import contracts
-from vidlab.annotations import formats
+from vidlab.annotations import align, formats
 from vidlab.annotations.schema import ALIGNED_COLUMNS, FORMATS, TASKS, raw_frame
 from vidlab.config import Params
 from vidlab.config.annotations import DEMO_FOLDER
@@ -34,7 +34,7 @@ from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.data.schema import QUARANTINE_COLUMNS
 from vidlab.data.usable import read_usable
-from vidlab.stages.annotations import align, qa
+from vidlab.stages.annotations import qa
 
 PARAMS = Declaration("annotations", outputs=("annotations", "data.source", "data.csv"))
 

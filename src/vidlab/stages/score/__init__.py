@@ -1,0 +1,1 @@
+"""`vidlab score`: task metrics for a predictions file."""
