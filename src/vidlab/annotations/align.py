@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vidlab.annotations.schema import ALIGNED_COLUMNS
+from vidlab.core import keys
 from vidlab.media.decode import FrameTable
 
 # reasons found here, before the QA suite (which adds its own)
@@ -218,6 +219,16 @@ def _str(value) -> str:
 
 def _num(value) -> float | None:
     return float(value) if given(value) else None
+
+
+def mapping_file(source: str, csv_path: Path) -> Path:
+    """Ingest's private mapping of a dataset (``data.source``, ``data.csv``), beside the key.
+
+    Raises:
+        DataError: when there is no usable key for ``source`` here.
+    """
+    key = keys.load_key(source)
+    return keys.key_dir_for(keys.dataset_label(key, Path(csv_path))) / keys.MAPPING_FILE
 
 
 def mapping_of(path: Path) -> dict[str, str]:

@@ -40,17 +40,21 @@ def read_activitynet(path: Path) -> list[RawRecord]:
         anns = expect(key(entry, "annotations", at), list, at, "annotations")
         for a, ann in enumerate(anns):
             where = f"{at}/annotations[{a}]"
-            expect(ann, dict, where, "an annotation")
-            segment = expect(key(ann, "segment", where), list, where, "segment")
-            if len(segment) != 2:
-                raise FormatError(f"{where}: segment must be [start, end], got {len(segment)} "
-                                  "numbers.")
-            label = expect(key(ann, "label", where), str, where, "label")
-            records.append(record(FMT, video, where, label=label,
-                                  t0=number(segment[0], where, "segment start"),
-                                  t1=number(segment[1], where, "segment end"),
+            records.append(record(FMT, video, where, **segment_of(ann, where, "an annotation"),
                                   width=width, height=height))
     return records
+
+
+def segment_of(entry: object, where: str, what: str) -> dict:
+    """The ``label``, ``t0`` and ``t1`` of one ``{"segment": [t0, t1], "label"}`` entry (an
+    annotation, or a prediction in a results file), refused as ActivityNet's evaluation would."""
+    expect(entry, dict, where, what)
+    segment = expect(key(entry, "segment", where), list, where, "segment")
+    if len(segment) != 2:
+        raise FormatError(f"{where}: segment must be [start, end], got {len(segment)} numbers.")
+    return {"label": expect(key(entry, "label", where), str, where, "label"),
+            "t0": number(segment[0], where, "segment start"),
+            "t1": number(segment[1], where, "segment end")}
 
 
 def _resolution(value: object, where: str) -> tuple[int | None, int | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from vidlab.annotations.formats.common import fmt_number, need, parse_int, parse_number, record
@@ -21,11 +22,24 @@ _CORNERS = ("x1", "y1", "x2", "y2")
 
 def read_ava(path: Path) -> list[RawRecord]:
     """Boxes of an AVA CSV file, one record per row, normalised coordinates."""
+    records = []
+    for where, fields, common in parse_rows(path, "7 or 8 fields"):
+        person = fields[7] if len(fields) == 8 else ""
+        records.append(record(
+            FMT, fields[0], where,
+            track_id=parse_int(person, where, "person_id") if person else None, **common))
+    return records
+
+
+def parse_rows(path: Path, expected: str) -> Iterator[tuple[str, list[str], dict]]:
+    """Each non-empty row of an AVA CSV file (7 or 8 fields, ``expected`` describing them in
+    the error): its position, its stripped fields and the record fields the first 7 give (label,
+    timestamp, normalised box). The 8th field is the caller's: a person id in annotations, a
+    score in detections."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormatError(f"byte {exc.start}: not UTF-8 text (is it a CSV file?)") from None
-    records = []
     reader = csv.reader(io.StringIO(text, newline=""))
     line = 0
     while True:
@@ -40,17 +54,12 @@ def read_ava(path: Path) -> list[RawRecord]:
             continue
         where = f"line {start}"
         if len(row) not in (7, 8):
-            raise FormatError(f"{where}: expected 7 or 8 fields, got {len(row)}.")
+            raise FormatError(f"{where}: expected {expected}, got {len(row)}.")
         fields = [field.strip() for field in row]
         box = {name: parse_number(fields[2 + k], where, name) for k, name in enumerate(_CORNERS)}
         parse_int(fields[6], where, "action_id")
-        person = fields[7] if len(fields) == 8 else ""
-        records.append(record(
-            FMT, fields[0], where, label=fields[6],
-            t0=parse_number(fields[1], where, "timestamp"),
-            track_id=parse_int(person, where, "person_id") if person else None,
-            normalized=True, **box))
-    return records
+        yield where, fields, {"label": fields[6], "normalized": True,
+                              "t0": parse_number(fields[1], where, "timestamp"), **box}
 
 
 def write_ava(records: list[RawRecord], out: Path, videos: dict[str, VideoInfo]) -> list[Path]:

@@ -27,26 +27,17 @@ a video name). A missing score is not a format error here: the scorer reports it
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from vidlab.annotations import formats
+from vidlab.annotations.formats import ava
 from vidlab.annotations.formats.activitynet import FMT as ACTIVITYNET
-from vidlab.annotations.formats.common import (
-    expect,
-    key,
-    load_json,
-    number,
-    parse_int,
-    parse_number,
-    record,
-)
+from vidlab.annotations.formats.activitynet import segment_of
+from vidlab.annotations.formats.common import expect, key, load_json, number, parse_number, record
 from vidlab.annotations.schema import FORMATS, FormatError, RawRecord
 
 # tasks whose metrics rank predictions by their score
 RANKED = ("segments", "boxes")
-_CORNERS = ("x1", "y1", "x2", "y2")
 
 
 def read_predictions(fmt: str, path: Path) -> list[RawRecord]:
@@ -88,46 +79,16 @@ def _activitynet_results(path: Path) -> list[RawRecord]:
         expect(entries, list, at, "a video's predictions")
         for p, entry in enumerate(entries):
             where = f"{at}/prediction[{p}]"
-            expect(entry, dict, where, "a prediction")
-            segment = expect(key(entry, "segment", where), list, where, "segment")
-            if len(segment) != 2:
-                raise FormatError(f"{where}: segment must be [start, end], got {len(segment)} "
-                                  "numbers.")
-            label = expect(key(entry, "label", where), str, where, "label")
+            fields = segment_of(entry, where, "a prediction")
             score = entry.get("score")
-            records.append(record(ACTIVITYNET, video, where, label=label,
-                                  t0=number(segment[0], where, "segment start"),
-                                  t1=number(segment[1], where, "segment end"),
+            records.append(record(ACTIVITYNET, video, where, **fields,
                                   score=None if score is None else number(score, where, "score")))
     return records
 
 
 def _ava_detections(path: Path) -> list[RawRecord]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"byte {exc.start}: not UTF-8 text (is it a CSV file?)") from None
-    records = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    line = 0
-    try:
-        for row in reader:
-            start, line = line + 1, reader.line_num
-            if not any(field.strip() for field in row):
-                continue
-            where = f"line {start}"
-            if len(row) not in (7, 8):
-                raise FormatError(f"{where}: expected 8 fields (video, timestamp, x1, y1, x2, "
-                                  f"y2, action_id, score), got {len(row)}.")
-            fields = [field.strip() for field in row]
-            box = {name: parse_number(fields[2 + k], where, name)
-                   for k, name in enumerate(_CORNERS)}
-            parse_int(fields[6], where, "action_id")
-            score = parse_number(fields[7], where, "score") if len(fields) == 8 and fields[7] \
-                else None
-            records.append(record("ava", fields[0], where, label=fields[6],
-                                  t0=parse_number(fields[1], where, "timestamp"),
-                                  normalized=True, score=score, **box))
-    except csv.Error as exc:
-        raise FormatError(f"line {reader.line_num}: not readable as CSV ({exc}).") from None
-    return records
+    expected = "8 fields (video, timestamp, x1, y1, x2, y2, action_id, score)"
+    return [record("ava", fields[0], where, **common,
+                   score=parse_number(fields[7], where, "score")
+                   if len(fields) == 8 and fields[7] else None)
+            for where, fields, common in ava.parse_rows(path, expected)]

@@ -29,7 +29,6 @@ from vidlab.config import Params
 from vidlab.config.annotations import DEMO_FOLDER
 from vidlab.config.declare import Declaration
 from vidlab.contracts.headline import write_headline
-from vidlab.core import keys
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.data.schema import QUARANTINE_COLUMNS
@@ -39,12 +38,6 @@ from vidlab.stages.annotations import qa
 PARAMS = Declaration("annotations", outputs=("annotations", "data.source", "data.csv"))
 
 log = logging.getLogger(__name__)
-
-
-def mapping_path(params: Params) -> Path:
-    """Ingest's private mapping for this dataset (beside the key)."""
-    key = keys.load_key(params.data.source)
-    return keys.key_dir_for(keys.dataset_label(key, Path(params.data.csv))) / keys.MAPPING_FILE
 
 
 def exports(params: Params) -> dict[str, str]:
@@ -91,7 +84,8 @@ def run(params: Params, *, manifest: Path, quarantine: Path, out: Path, rejected
     p = params.annotations
     usable, _ = read_usable(Path(manifest), Path(quarantine))
     raw = read_all(params)
-    names = align.mapping_of(Path(mapping) if mapping else mapping_path(params))
+    names = align.mapping_of(Path(mapping) if mapping else
+                             align.mapping_file(params.data.source, params.data.csv))
     index = align.name_index(names)
     ids = {align.resolve(str(v), *index)[0] for v in raw["video"].unique()}
     videos = align.video_facts(usable, ids - {""})

@@ -28,7 +28,6 @@ from vidlab.annotations import align
 from vidlab.annotations.formats.predictions import RANKED, read_predictions
 from vidlab.annotations.schema import FORMATS, FormatError, raw_frame
 from vidlab.config import SPLIT_NAMES, Params
-from vidlab.core import keys
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text
 from vidlab.data.usable import read_usable
@@ -97,9 +96,8 @@ def _names(params: Params, usable: pd.DataFrame, mapping: Path | None) -> dict[s
     be read, and always the pseudonyms themselves (ids and file names)."""
     names = {Path(path).name: Path(path).name for path in usable["path"]}
     try:
-        source = Path(mapping) if mapping else (
-            keys.key_dir_for(keys.dataset_label(keys.load_key(params.data.source),
-                                                Path(params.data.csv))) / keys.MAPPING_FILE)
+        source = Path(mapping) if mapping else align.mapping_file(params.data.source,
+                                                                   params.data.csv)
         if source.is_file():
             names |= align.mapping_of(source)
     except DataError:
