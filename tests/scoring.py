@@ -162,3 +162,41 @@ def assert_malformed_predictions_refused(project: Path, run_failing, tmp: Path,
     (tracks / f"{video}.txt").write_text("100000,1,10,10,20,20,1,-1,-1,-1\n")
     printed = run_failing(["vidlab", "score", str(tracks), "--format", "mot"], project)
     assert "frame_out_of_range (1)" in printed and "file[0]/results line 1" in printed, printed
+
+
+def assert_task_baselines_scored(project: Path, run) -> None:
+    """Each task the demo annotates has its classical baseline scored on the test split with
+    every metric the task lists (a number, or null with the reason), an interval where the
+    split has subjects to resample, a table in reports/models.md, and its headline in `dvc
+    metrics show`."""
+    from vidlab.taskmetrics import HEADLINE, MAIN
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    shown = _first_json(run(["dvc", "metrics", "show", "--json"], project))
+    data = next(iter(shown.values()))["data"]
+    table = (project / "reports" / "models.md").read_text()
+    assert "# Annotation tasks: classical baselines" in table
+    for task in params["demo"]["tasks"]:
+        result = json.loads((project / "reports" / "tasks" / f"{task}.json").read_text())
+        assert result["scored"], result
+        test = result["splits"]["test"]
+        assert test["scored"] and test["predictions"] > 0, (task, test)
+        for name in HEADLINE[task]:
+            value = test["metrics"][name]
+            assert value is not None or test["metrics"]["undefined"][name], (task, name)
+            if value is not None:
+                assert math.isfinite(value), (task, name)
+        assert set(result["robustness"]) == {"fps_slow", "fps_fast", "jpeg", "blur",
+                                             "occlusion"}
+        headline = data[f"reports/tasks/{task}.headline.json"]["data"]
+        assert headline == {"videos": test["videos"],
+                            "score": round(test["metrics"][MAIN[task]], 4)}, (task, headline)
+        assert f"## {task}" in table
+    captions = json.loads((project / "reports" / "tasks" / "captions.json").read_text())
+    assert "Java" in captions["splits"]["test"]["metrics"]["undefined"]["meteor"]
+    assert "`meteor` unavailable" in table
+
+
+def _first_json(printed: str):
+    value, _ = json.JSONDecoder().raw_decode(printed[printed.index("{"):])
+    return value

@@ -24,6 +24,7 @@ from tests.mutations import assert_each_fault_moves_only_its_item
 from tests.scoring import (
     assert_malformed_predictions_refused,
     assert_perfect_predictions_score_perfectly,
+    assert_task_baselines_scored,
 )
 from tests.story import assert_one_story
 from vidlab.models.registry import EVALUATED
@@ -109,7 +110,10 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, s
               "clips",
               "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
               "classical", "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d",
-              "evaluate@classical", "compare", "eda", "card"}
+              "evaluate@classical", "task_baselines", *(f"score_task@{t}" for t in
+                                                        ("segments", "boxes", "tracks", "masks",
+                                                         "captions")),
+              "compare", "eda", "card"}
     for stage in stages:
         assert f"Running stage '{stage}'" in first
     demo = project / "data" / "raw" / "demo"
@@ -131,6 +135,7 @@ def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, s
     scoring.mkdir()
     assert_perfect_predictions_score_perfectly(project, run, scoring)
     assert_malformed_predictions_refused(project, run_failing, scoring, list(mapping))
+    assert_task_baselines_scored(project, run)
     assert_duplicates_found_and_split_together(project, faults)
     assert_clips_cached_reproducibly(project)
     assert_sanity_checked(project)

@@ -62,4 +62,7 @@ def test_dvc_metrics_show_fits_a_terminal_on_the_committed_results() -> None:
               ("center_frame", "pool2d", "r2plus1d", "classical")}
     stages = {f"reports/{s}/headline.json" for s in
               ("probe", "validation", "annotations", "dedup", "split", "clips")}
-    assert models | stages | {"reports/sanity.headline.json"} == rows
+    tasks = {f"reports/tasks/{t}.headline.json" for t in
+             ("segments", "boxes", "tracks", "masks", "captions")}
+    assert models | stages | tasks | {"reports/sanity.headline.json"} == rows
+    assert "score" in lines[0].split()

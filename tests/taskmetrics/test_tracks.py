@@ -224,3 +224,32 @@ def test_agrees_with_motmetrics_reference_pipeline(tmp_path, monkeypatch):
         assert ours["idf1"] == pytest.approx(ref["idf1"].iloc[0], abs=1e-6), seed
         assert ours["id_switches"] == ref["num_switches"].iloc[0], seed
         assert 0 < ours["hota"] < 1
+
+
+def test_per_video_units_combine_to_the_scores_of_any_resample() -> None:
+    """track_units + combine_units equal track_metrics on the same videos, repeats included
+    (a bootstrap resample), without matching again."""
+    from vidlab.taskmetrics.tracks import combine_units, track_units
+
+    rng = np.random.default_rng(7)
+    truth, predicted = [], []
+    for video in ("a", "b", "c"):
+        for frame in range(12):
+            for track in (1, 2):
+                x, y = 10 * track + frame, 5 * track
+                truth.append((video, frame, track, x, y, x + 8, y + 8))
+                if rng.random() < 0.85:
+                    dx = int(rng.integers(-2, 3))
+                    tid = track if rng.random() < 0.9 else track + 10
+                    predicted.append((video, frame, tid, x + dx, y, x + dx + 8, y + 8))
+    cols = ["video_id", "frame", "track_id", "x1", "y1", "x2", "y2"]
+    gt, pr = pd.DataFrame(truth, columns=cols), pd.DataFrame(predicted, columns=cols)
+    units = track_units(gt, pr)
+    for chosen in (["a", "b", "c"], ["a", "a", "c"], ["b"]):
+        copies = [(f"{v}~{k}", v) for k, v in enumerate(chosen)]
+        gt_k = pd.concat([gt[gt.video_id == v].assign(video_id=n) for n, v in copies])
+        pr_k = pd.concat([pr[pr.video_id == v].assign(video_id=n) for n, v in copies])
+        want = track_metrics(gt_k, pr_k)
+        got = combine_units([units[v] for v in chosen])
+        for name in ("mota", "idf1", "hota"):
+            assert got[name] == pytest.approx(want[name], abs=1e-12), (chosen, name)

@@ -136,9 +136,11 @@ def compare(
                                                       "(repeat the option).")] = None,
     out: Annotated[Path, typer.Option(help="The Markdown table.")] = paths.REPORTS
     / "models.md",
+    tasks: Annotated[Path | None, typer.Option(help="Folder of <task>.json (from score-task): "
+                                                    "a table per annotation task.")] = None,
 ) -> None:
-    """A Markdown table comparing the evaluated models."""
+    """A Markdown table comparing the evaluated models (and the annotation tasks' baselines)."""
     from vidlab.models.registry import EVALUATED
     from vidlab.stages.compare import stage as compare_stage
 
-    typer.echo(compare_stage.run(metrics, list(models or EVALUATED), out), nl=False)
+    typer.echo(compare_stage.run(metrics, list(models or EVALUATED), out, tasks), nl=False)

@@ -56,3 +56,75 @@ def score(
     if result["outside_split"]:
         typer.echo(f"  {result['outside_split']} prediction(s) for videos outside the "
                    f"{result['split']} split were left out")
+
+
+ManifestOption = Annotated[Path, typer.Option("--manifest", help="The manifest from probe.")]
+QuarantineOption = Annotated[Path, typer.Option("--quarantine",
+                                                help="The merged quarantine from validate.")]
+AnnotationsOption = Annotated[Path, typer.Option("--annotations",
+                                                 help="The aligned annotations table.")]
+
+
+@app.command("task-baselines")
+@stage_command
+def task_baselines(
+    annotations: AnnotationsOption = paths.INTERIM / "annotations.parquet",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: QuarantineOption = paths.INTERIM / "quarantine.csv",
+    out: Annotated[Path, typer.Option(help="Folder for the predictions.")] = (
+        paths.REPORTS / "tasks" / "predictions"),
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Predict every annotation task with its classical baseline (clean and perturbed)."""
+    from vidlab import config as params_mod
+    from vidlab.stages.task_baselines import stage as baselines
+
+    summary = baselines.run(params_mod.load(params_file), annotations=annotations,
+                            splits=splits, manifest=manifest, quarantine=quarantine, out=out)
+    made = ", ".join(f"{task} {count}" for task, count in baselines.counts(summary).items())
+    typer.echo(f"task-baselines: fitted on {summary['train_videos']} training video(s), "
+               f"predicted {summary['evaluated_videos']} ({made or 'no task annotated'}) "
+               f"-> {out}")
+
+
+@app.command("score-task")
+@stage_command
+def score_task(
+    task: Annotated[str, typer.Option(help="segments, boxes, tracks, masks or captions.")],
+    predictions: Annotated[Path, typer.Option(help="The task-baselines folder.")] = (
+        paths.REPORTS / "tasks" / "predictions"),
+    annotations: AnnotationsOption = paths.INTERIM / "annotations.parquet",
+    splits: SplitsOption = paths.PROCESSED / "splits.csv",
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: QuarantineOption = paths.INTERIM / "quarantine.csv",
+    metadata: Annotated[Path, typer.Option(help="Ingest's metadata (the data version).")] = (
+        paths.INTERIM / "metadata.csv"),
+    out: Annotated[Path, typer.Option(help="Folder for <task>.json and "
+                                           "<task>.headline.json.")] = paths.REPORTS / "tasks",
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Score the classical baseline of one annotation task, with intervals and robustness."""
+    from vidlab import config as params_mod
+    from vidlab.stages.score_task import stage as tasks
+
+    result = tasks.run(params_mod.load(params_file), task=task, predictions=predictions,
+                       annotations=annotations, splits=splits, manifest=manifest,
+                       quarantine=quarantine, metadata=metadata, out=out)
+    if not result["scored"]:
+        typer.echo(f"score-task {task}: not scored ({result['reason']}) -> {out}")
+        return
+    for split, entry in result["splits"].items():
+        if not entry["scored"]:
+            typer.echo(f"score-task {task} on {split}: not scored ({entry['reason']})")
+            continue
+        values = entry["metrics"]
+        shown = ", ".join(f"{name} {values[name]}" if isinstance(values[name], int) else
+                          f"{name} {values[name]:.3f}" for name in tasks.HEADLINE[task]
+                          if values.get(name) is not None)
+        typer.echo(f"score-task {task} on {split} ({entry['videos']} video(s)): {shown}")
+        for name in tasks.HEADLINE[task]:
+            if values.get(name) is None:
+                why = values.get("undefined", {}).get(name, "undefined")
+                typer.echo(f"  {name} unavailable: {why}")
+    typer.echo(f"  -> {out / f'{task}.json'}")

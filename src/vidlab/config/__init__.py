@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from vidlab.config.annotations import AnnotationsParams
+from vidlab.config.annotations import AnnotationsParams, TasksParams
 from vidlab.config.data import (
     SPLIT_NAMES,
     BaseParams,
@@ -61,7 +61,7 @@ __all__ = [
     "DedupParams", "DemoParams", "EdaParams", "EngineParams", "EvaluateParams", "IngestParams",
     "LoaderParams",
     "Params", "ProbeParams", "ReportParams", "SanityParams", "SplitParams", "TrackingParams",
-    "Section", "TrainParams", "ValidateParams", "from_dict", "load", "replace",
+    "Section", "TasksParams", "TrainParams", "ValidateParams", "from_dict", "load", "replace",
 ]
 
 
@@ -82,6 +82,7 @@ with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.vali
         probe: ProbeParams
         validate: ValidateParams
         annotations: AnnotationsParams
+        tasks: TasksParams
         dedup: DedupParams
         split: SplitParams
         clips: ClipsParams

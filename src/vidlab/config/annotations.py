@@ -1,4 +1,5 @@
-"""The ``annotations`` section: which annotation exports to read, and how to judge them."""
+"""The ``annotations`` section (which annotation exports to read, and how to judge them) and the
+``tasks`` section (the annotation tasks' classical baselines and their scores)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from vidlab.config.fields import Bool, Float, Section, Text
+from vidlab.config.fields import Bool, Float, Int, Section, Text
 from vidlab.core.errors import ParamsError
 
 # format -> the task it annotates (kept in step with vidlab.annotations.schema.FORMATS, which
@@ -64,3 +65,28 @@ class AnnotationsParams(Section):
         """Task -> the class names its rows may carry."""
         return {"segments": set(self.segment_classes), "boxes": set(self.box_classes),
                 "tracks": set(self.track_classes), "masks": set(self.mask_classes)}
+
+
+class TasksParams(Section):
+    """The annotation tasks' classical baselines and their scores (stages task_baselines
+    and score_task@<task>)."""
+
+    max_side: Int = Field(320, ge=32, le=4096)   # frames shrunk to at most this side first
+    threshold: Float = Field(25.0, ge=1.0, le=255.0)  # grey levels from the median background
+    min_area: Float = Field(0.002, ge=0.0, le=0.5)    # smaller foreground parts are dropped
+    max_objects: Int = Field(5, ge=1, le=100)    # detections kept per frame
+    iou: Float = Field(0.3, gt=0.0, le=1.0)      # least IoU linking a box to the last frame's
+    grid: Int = Field(4, ge=1, le=16)            # motion energy per cell of grid x grid
+    c: Float = Field(1.0, ge=1e-6, le=1e6)       # the per-frame classifier's inverse L2 strength
+    # task -> the export that is the ground truth where a task was read from several formats
+    # (default: the first of that task in annotations.files)
+    truth: dict[str, str] = Field(default_factory=dict)
+    n_boot: Int = Field(200, ge=0, le=100000)    # bootstrap resamples of subjects (intervals)
+
+    @model_validator(mode="after")
+    def _check_truth(self) -> Self:
+        for task, fmt in self.truth.items():
+            if FORMAT_TASKS.get(fmt) != task:
+                raise ParamsError(f"tasks.truth maps {task!r} to {fmt!r}, which is not a format "
+                                  f"of that task. Formats: {dict(FORMAT_TASKS)}.")
+        return self

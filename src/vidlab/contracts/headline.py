@@ -11,6 +11,12 @@ evaluated model writes its video-level scores, the test split's with their boots
     f1        test macro F1 (f1_lo, f1_hi)
     auc       test AUROC (auc_lo, auc_hi)
 
+Each annotation task's classical baseline (``reports/tasks/<task>.headline.json``) writes
+``videos`` (test videos scored) and ``score``: its task's main metric on test (segments: mAP over
+tIoU 0.5:0.95; boxes: COCO mAP@[.5:.95]; tracks: HOTA; masks: J&F; captions: CIDEr-D). Every
+metric of a task, per split with intervals, is in ``reports/tasks/<task>.metrics.json``, which
+``dvc metrics show reports/tasks/<task>.metrics.json`` shows.
+
 No stage reads these files; the full detail stays in each stage's JSON reports. They are not
 contracts between stages, so they are not in the registry.
 """
@@ -24,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vidlab.core.fsutil import atomic_write_text
 
-STAGE_KEYS = ("videos", "flagged")
+STAGE_KEYS = ("videos", "flagged", "score")
 MODEL_KEYS = ("val_acc", "val_lo", "val_hi", "acc", "acc_lo", "acc_hi", "f1", "f1_lo", "f1_hi",
               "auc", "auc_lo", "auc_hi")
 # (metric in reports/metrics/<model>.json, split, headline prefix)
@@ -39,6 +45,7 @@ class Headline(BaseModel):
 
     videos: int | None = None
     flagged: int | None = None
+    score: float | None = None
     val_acc: float | None = None
     val_lo: float | None = None
     val_hi: float | None = None

@@ -27,3 +27,16 @@ Conventions shared by every module:
 * input that cannot be scored raises :class:`vidlab.core.errors.DataError` saying what, where
   (row position, video id) and what was expected; no file name.
 """
+
+# per task: the metrics the roadmap lists for it, in the order reports show them
+HEADLINE = {
+    "segments": ("map", "map_50", "map_75"),
+    "boxes": ("map", "map_50", "map_75", "frame_map_50"),
+    "tracks": ("mota", "motp", "idf1", "id_switches", "hota"),
+    "masks": ("j_and_f", "j_mean", "f_mean", "miou"),
+    "captions": ("bleu_1", "bleu_4", "rouge_l", "cider", "meteor", "spice"),
+}
+# per task: its main metric, the one a single number reports (the first of HEADLINE but for
+# tracks, where HOTA, which weighs detection and association alike, leads today's benchmarks)
+MAIN = {"segments": "map", "boxes": "map", "tracks": "hota", "masks": "j_and_f",
+        "captions": "cider"}

@@ -275,3 +275,46 @@ def _clear(accumulators: list) -> dict:
             out[key] = None
             out["_undefined"][key] = reason
     return out
+
+
+UNIT_COUNTS = ("num_misses", "num_false_positives", "num_switches", "num_objects", "idtp",
+               "idfp", "idfn")
+
+
+def track_units(truth: pd.DataFrame, predictions: pd.DataFrame, *,
+                iou_threshold: float = 0.5) -> dict:
+    """Per video, the sums that the combined MOTA, IDF1 and HOTA are made of, so that scores
+    over any multiset of videos (a bootstrap resample) follow without matching again
+    (:func:`combine_units`). Same tables and checks as :func:`track_metrics`."""
+    import motmetrics as mm
+
+    gt = checked_table(truth, "truth", TRACK_COLUMNS)
+    pr = checked_table(predictions, "predictions", TRACK_COLUMNS)
+    _check_unique_ids(gt, "truth")
+    _check_unique_ids(pr, "predictions")
+    gt_groups = dict(iter(gt.groupby("video_id", sort=False)))
+    pr_groups = dict(iter(pr.groupby("video_id", sort=False)))
+    host = mm.metrics.create()
+    units = {}
+    for video in sorted(set(gt_groups) | set(pr_groups), key=str):
+        gt_video = _Video(gt_groups.get(video, gt.iloc[:0]))
+        pr_video = _Video(pr_groups.get(video, gt.iloc[:0]))
+        frames = sorted(set(gt_video.frames) | set(pr_video.frames))
+        row = host.compute(_accumulate(gt_video, pr_video, frames, iou_threshold),
+                           metrics=list(UNIT_COUNTS), name="video")
+        units[video] = {name: float(row[name].iloc[0]) for name in UNIT_COUNTS} | {
+            "hota": _hota_counts(gt_video, pr_video, frames)}
+    return units
+
+
+def combine_units(units: list[dict]) -> dict:
+    """MOTA, IDF1 and HOTA of the videos whose :func:`track_units` are given (repeats count
+    again); ``None`` where undefined (no truth boxes; no boxes at all)."""
+    total = {name: sum(u[name] for u in units) for name in UNIT_COUNTS}
+    objects = total["num_objects"]
+    mota = (1 - (total["num_misses"] + total["num_false_positives"] + total["num_switches"])
+            / objects) if objects else None
+    denominator = 2 * total["idtp"] + total["idfp"] + total["idfn"]
+    idf1 = 2 * total["idtp"] / denominator if denominator else None
+    hota = _combine_hota([u["hota"] for u in units])["hota"] if units else None
+    return {"mota": mota, "idf1": idf1, "hota": hota}

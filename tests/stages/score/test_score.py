@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 from vidlab import config as params_mod
 from vidlab.core.errors import DataError
 from vidlab.stages.score import stage
+from vidlab.taskmetrics import scoring
 
 
 def _table(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -23,17 +24,17 @@ def test_the_truth_is_the_predictions_format_or_the_one_named(tmp_path: Path) ->
     path = tmp_path / "annotations.parquet"
     _table([("v1", "tracks", "mot"), ("v1", "tracks", "cvat"), ("v2", "tracks", "mot"),
             ("v1", "boxes", "ava")]).to_parquet(path)
-    truth, chosen = stage._truth(path, "tracks", "mot", None, {"v1"})
+    truth, chosen = scoring._truth(path, "tracks", "mot", None, {"v1"})
     assert chosen == "mot" and list(truth["video_id"]) == ["v1"]
-    assert stage._truth(path, "tracks", "mot", "cvat", {"v1", "v2"})[1] == "cvat"
-    assert stage._truth(path, "boxes", "ava", None, {"v1"})[1] == "ava"
+    assert scoring._truth(path, "tracks", "mot", "cvat", {"v1", "v2"})[1] == "cvat"
+    assert scoring._truth(path, "boxes", "ava", None, {"v1"})[1] == "ava"
     _table([("v1", "tracks", "mot"), ("v1", "tracks", "cvat")]).to_parquet(path)
     with pytest.raises(DataError, match="from cvat, mot; say which is the ground truth"):
-        stage._truth(path, "tracks", "youtube_vis", None, {"v1"})
+        scoring._truth(path, "tracks", "youtube_vis", None, {"v1"})
     with pytest.raises(DataError, match="hold no masks"):
-        stage._truth(path, "masks", "davis", None, {"v1"})
+        scoring._truth(path, "masks", "davis", None, {"v1"})
     with pytest.raises(DataError, match="No tracks annotations fall in this split"):
-        stage._truth(path, "tracks", "mot", None, {"v9"})
+        scoring._truth(path, "tracks", "mot", None, {"v9"})
 
 
 def test_the_refusal_counts_reasons_and_shows_positions_not_names() -> None:
@@ -41,7 +42,7 @@ def test_the_refusal_counts_reasons_and_shows_positions_not_names() -> None:
                         "video": [f"kid_{i}.mp4" for i in range(8)]})
     problems = [{"index": i, "reason": "missing_score"} for i in range(7)]
     problems.append({"index": 7, "reason": "unknown_video"})
-    text = stage._refusal(problems, raw, 10)
+    text = scoring._refusal(problems, raw, 10)
     assert text.startswith("8 of 10 predictions cannot be scored, so nothing was scored:")
     assert "- missing_score (7): the task ranks predictions" in text
     assert "At: line 1, line 2, line 3, line 4, line 5, ..." in text
@@ -51,10 +52,10 @@ def test_the_refusal_counts_reasons_and_shows_positions_not_names() -> None:
 
 def test_one_caption_per_video_is_scored_dense_captions_are_refused() -> None:
     truth = _table([("v1", "captions", "msrvtt"), ("v1", "captions", "msrvtt")])
-    refs, cands = stage._captions(truth, _table([("v1", "captions", "msrvtt")]))
+    refs, cands = scoring._captions(truth, _table([("v1", "captions", "msrvtt")]))
     assert refs == {"v1": ["a dog", "a dog"]} and cands == {"v1": "a dog"}
     with pytest.raises(DataError, match="1 video\\(s\\) have several predicted captions"):
-        stage._captions(truth, truth)
+        scoring._captions(truth, truth)
 
 
 @pytest.mark.parametrize(("fmt", "split", "message"), [

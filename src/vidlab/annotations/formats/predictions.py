@@ -33,8 +33,19 @@ from vidlab.annotations import formats
 from vidlab.annotations.formats import ava
 from vidlab.annotations.formats.activitynet import FMT as ACTIVITYNET
 from vidlab.annotations.formats.activitynet import segment_of
-from vidlab.annotations.formats.common import expect, key, load_json, number, parse_number, record
-from vidlab.annotations.schema import FORMATS, FormatError, RawRecord
+from vidlab.annotations.formats.common import (
+    by_video,
+    dump_json,
+    expect,
+    fmt_number,
+    key,
+    load_json,
+    number,
+    parse_number,
+    record,
+)
+from vidlab.annotations.schema import FORMATS, FormatError, RawRecord, VideoInfo
+from vidlab.core.fsutil import atomic_write_text
 
 # tasks whose metrics rank predictions by their score
 RANKED = ("segments", "boxes")
@@ -92,3 +103,59 @@ def _ava_detections(path: Path) -> list[RawRecord]:
                    score=parse_number(fields[7], where, "score")
                    if len(fields) == 8 and fields[7] else None)
             for where, fields, common in ava.parse_rows(path, expected)]
+
+
+# task -> the format its predictions are written in by write_predictions
+WRITTEN = {"segments": "activitynet", "boxes": "ava", "tracks": "mot", "masks": "youtube_vis",
+           "captions": "msrvtt"}
+
+
+def write_predictions(task: str, records: list[RawRecord], out: Path,
+                      videos: dict[str, VideoInfo], fmt: str | None = None) -> tuple[str, Path]:
+    """Write ``records`` (one task's predictions, labels as the format exports them, videos
+    named as they will be looked up) in the results layout :func:`read_predictions` reads.
+
+    ``out`` is a folder, created if needed: ``segments.json`` (ActivityNet results),
+    ``boxes.csv`` (AVA detections, corners normalised by ``videos``' sizes), ``tracks/``
+    (a MOTChallenge results file per video), ``masks.json`` (YouTube-VIS) or ``captions.json``
+    (MSR-VTT); masks in ``fmt="davis"``: ``masks/``, palette PNGs, whose object ids are per
+    video (YouTube-VIS keeps a track id only where it is unique in the file). Returns the format
+    and the path to score.
+    """
+    fmt = fmt or WRITTEN[task]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if task == "segments":
+        results: dict[str, list] = {}
+        for rec in records:
+            results.setdefault(rec.video, []).append(
+                {"label": rec.label, "score": rec.score, "segment": [rec.t0, rec.t1]})
+        return fmt, dump_json({"version": "VERSION 1.3", "results": results,
+                               "external_data": {"used": False}}, out / "segments.json")
+    if task == "boxes":
+        lines = []
+        for rec in records:
+            info = videos[rec.video]
+            corners = (rec.x1 / info.width, rec.y1 / info.height, rec.x2 / info.width,
+                       rec.y2 / info.height)
+            lines.append(",".join([rec.video, fmt_number(rec.t0), *map(fmt_number, corners),
+                                   rec.label, fmt_number(rec.score)]))
+        path = out / "boxes.csv"
+        atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+        return fmt, path
+    if task == "tracks":
+        folder = out / "tracks"
+        folder.mkdir(exist_ok=True)
+        for video, recs in by_video(records).items():
+            text = "".join(
+                f"{r.frame + 1},{r.track_id},{fmt_number(r.x1)},{fmt_number(r.y1)},"
+                f"{fmt_number(r.x2 - r.x1)},{fmt_number(r.y2 - r.y1)},{fmt_number(r.score)},"
+                "-1,-1,-1\n" for r in recs)
+            atomic_write_text(folder / f"{video}.txt", text)
+        return fmt, folder
+    if fmt == "davis":
+        formats.write(fmt, records, out / "masks", videos)
+        return fmt, out / "masks"
+    if task == "masks":
+        return fmt, formats.write(fmt, records, out / "masks.json", videos)[0]
+    return fmt, formats.write(fmt, records, out / "captions.json", videos)[0]
