@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from vidlab.annotations import formats
+from vidlab.annotations.formats import predictions
 from vidlab.annotations.schema import RawRecord, VideoInfo
+from vidlab.stages.task_baselines.stage import exported_labels
 
 # the task -> the format its predictions are written in here, and the perfect scores expected
 PERFECT = {
@@ -34,20 +35,8 @@ def truth_of(project: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, set[s
                              for name, part in splits.groupby("split")}
 
 
-def exported_labels(project: Path) -> dict[tuple[str, str], str]:
-    """(format, class) -> the label an export of that format writes for it (the ontology
-    inverted: a format's own ids first)."""
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    ontology = params["annotations"]["ontology"]
-    out: dict[tuple[str, str], str] = {}
-    for written, meant in ontology.items():
-        fmt, _, name = written.rpartition(":")
-        out.setdefault((fmt, meant), name)
-    return out
-
-
 def records(rows: pd.DataFrame, fmt: str, labels: dict[tuple[str, str], str]) -> list:
-    """Raw records that say what the aligned rows say, named by pseudonym."""
+    """Raw records that say what the aligned rows say, named by pseudonym, with a score."""
     out = []
     for row in rows.itertuples(index=False):
         label = labels.get((fmt, row.label), labels.get(("", row.label), row.label))
@@ -60,7 +49,7 @@ def records(rows: pd.DataFrame, fmt: str, labels: dict[tuple[str, str], str]) ->
             track_id=None if pd.isna(row.track_id) else int(row.track_id),
             x1=float(row.x1) if boxed else None, y1=float(row.y1) if boxed else None,
             x2=float(row.x2) if boxed else None, y2=float(row.y2) if boxed else None,
-            mask=row.mask or None, text=row.text))
+            mask=row.mask or None, text=row.text, score=0.9))
     return out
 
 
@@ -72,37 +61,15 @@ def videos_of(manifest: pd.DataFrame) -> dict[str, VideoInfo]:
 
 def write_predictions(task: str, rows: pd.DataFrame, out: Path, project: Path,
                       manifest: pd.DataFrame) -> tuple[str, Path]:
-    """Perfect predictions of ``rows`` in the task's format (results layouts with scores)."""
+    """Perfect predictions of ``rows`` in the task's format (results layouts with scores), by
+    the writer the task baselines use."""
     fmt = PERFECT[task][0]
-    labels = exported_labels(project)
-    recs = records(rows, fmt, labels)
-    videos = videos_of(manifest)
-    if fmt == "activitynet":
-        results: dict[str, list] = {}
-        for rec in recs:
-            results.setdefault(rec.video, []).append(
-                {"segment": [rec.t0, rec.t1], "label": rec.label, "score": 0.9})
-        path = out / "segments.json"
-        path.write_text(json.dumps({"version": "test", "results": results}))
-        return fmt, path
-    if fmt == "ava":
-        lines = []
-        for rec in recs:
-            info = videos[rec.video]
-            corners = (rec.x1 / info.width, rec.y1 / info.height, rec.x2 / info.width,
-                       rec.y2 / info.height)
-            lines.append(",".join([rec.video, repr(rec.t0), *map(repr, corners), rec.label,
-                                   "0.9"]))
-        path = out / "boxes.csv"
-        path.write_text("\n".join(lines) + "\n")
-        return fmt, path
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    recs = records(rows, fmt, exported_labels(params["annotations"]["ontology"]))
     if fmt == "msrvtt":
         recs = list({rec.video: rec for rec in reversed(recs)}.values())  # one per video
-    path = out / task
-    path.mkdir()
-    written = formats.write(fmt, recs, path / ("captions.json" if fmt == "msrvtt" else "x"),
-                            {v: videos[v] for v in {r.video for r in recs}})
-    return fmt, (written[0] if fmt == "msrvtt" else path / "x")
+    return predictions.write_predictions(task, recs, out, videos_of(manifest),
+                                         "davis" if fmt == "davis" else None)
 
 
 def assert_perfect_predictions_score_perfectly(project: Path, run, tmp: Path) -> None:

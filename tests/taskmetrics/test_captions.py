@@ -176,3 +176,45 @@ def test_refusals():
         caption_metrics({"v1": ["a dog", None]}, {"v1": "a dog"})
     with pytest.raises(DataError, match=r"candidate 0 \(id 'v1'\) is a NoneType"):
         caption_metrics(REFS, {"v1": None})
+
+
+# --- dense captioning (ActivityNet Captions' densevid_eval) -----------------------------------
+
+
+def test_dense_perfect_predictions_score_one_at_every_threshold() -> None:
+    from vidlab.taskmetrics.captions import dense_caption_metrics
+
+    truth = {"a": [(0.0, 10.0, "a child crawls to the left"), (10.0, 20.0, "the child sits")],
+             "b": [(0.0, 5.0, "a child waves at the camera")]}
+    got = dense_caption_metrics(truth, truth)
+    for name in ("bleu_1", "bleu_4", "rouge_l", "precision", "recall"):
+        assert got[name] == pytest.approx(1.0), name
+    assert got["cider"] is not None and got["cider"] > 5  # identical captions: high CIDEr-D
+    assert got["meteor"] is None and "Java" in got["undefined"]["meteor"]
+    assert set(got["by_tiou"]) == {"0.3", "0.5", "0.7", "0.9"} and got["captions"] == 3
+
+
+def test_dense_a_segment_overlapping_by_a_third_counts_only_at_the_lowest_threshold() -> None:
+    from vidlab.taskmetrics.captions import dense_caption_metrics
+
+    truth = {"a": [(0.0, 10.0, "a child crawls to the left")]}
+    shifted = {"a": [(5.0, 15.0, "a child crawls to the left")]}  # tIoU 5 / 15 = 1/3
+    got = dense_caption_metrics(truth, shifted)
+    assert got["by_tiou"]["0.3"]["bleu_1"] == pytest.approx(1.0)
+    for threshold in ("0.5", "0.7", "0.9"):  # compared with the junk reference
+        assert got["by_tiou"][threshold]["bleu_1"] == pytest.approx(0.0)
+    assert got["bleu_1"] == pytest.approx(0.25)
+    assert got["precision"] == pytest.approx(0.25) and got["recall"] == pytest.approx(0.25)
+    # a truth video without predictions counts 0 for detection
+    both = dense_caption_metrics({**truth, "b": [(0.0, 1.0, "x")]}, truth)
+    assert both["recall"] == pytest.approx(0.5) and both["precision"] == pytest.approx(0.5)
+
+
+def test_dense_each_overlapping_truth_caption_is_its_own_pair() -> None:
+    """densevid_eval pairs a prediction with every truth caption it overlaps, one reference
+    each: a caption right for one of two overlapped segments scores about half."""
+    from vidlab.taskmetrics.captions import dense_caption_metrics
+
+    truth = {"a": [(0.0, 10.0, "red ball"), (0.0, 10.0, "blue cube")]}
+    got = dense_caption_metrics(truth, {"a": [(0.0, 10.0, "red ball")]})
+    assert got["by_tiou"]["0.5"]["bleu_1"] == pytest.approx(0.5)

@@ -164,3 +164,81 @@ def caption_metrics(references: Mapping[str, Sequence[str]],
     else:
         result["cider"] = sum(cider_d(ref_tokens, cand_tokens)) / len(cands)
     return result
+
+
+# ActivityNet Captions' dense evaluation (Krishna et al., ICCV 2017, ``densevid_eval``)
+DENSE_TIOUS = (0.3, 0.5, 0.7, 0.9)
+JUNK = "abc123!@#"  # the reference densevid_eval pairs with a caption that overlaps no truth
+
+
+def _tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def dense_caption_metrics(references: Mapping[str, Sequence[tuple[float, float, str]]],
+                          candidates: Mapping[str, Sequence[tuple[float, float, str]]], *,
+                          tious: Sequence[float] = DENSE_TIOUS) -> dict:
+    """Dense captioning: captions with times, as ActivityNet Captions' ``densevid_eval`` scores
+    them.
+
+    At each temporal-IoU threshold, every predicted (t0, t1, caption) is paired with each truth
+    caption of its video whose segment overlaps it by at least the threshold (one pair per
+    truth caption, that caption the only reference), or, overlapping none, with a junk reference
+    (``abc123!@#``) that scores about 0; :func:`caption_metrics` scores all pairs. Each metric is
+    the mean over the thresholds (``None`` where undefined at any). ``precision`` and ``recall``
+    are the segment detection scores densevid_eval prints: per truth video, the share of its
+    predicted (truth) segments that overlap a truth (predicted) one by more than the threshold,
+    averaged over the truth's videos (a video without predictions counts 0) and thresholds.
+
+    Args:
+        references: video -> its truth (t0, t1, caption), seconds.
+        candidates: video -> its predicted (t0, t1, caption).
+
+    Returns:
+        the :data:`METRICS`, ``precision``, ``recall``, ``by_tiou`` (threshold -> those values),
+        ``captions`` (predicted captions), ``undefined`` (metric -> reason).
+    """
+    by_tiou: dict[str, dict] = {}
+    for threshold in tious:
+        refs: dict[int, list[str]] = {}
+        cands: dict[int, str] = {}
+        for video in sorted(candidates, key=str):
+            for p0, p1, text in candidates[video]:
+                start = len(cands)
+                for g0, g1, truth in references.get(video, ()):
+                    if _tiou((p0, p1), (g0, g1)) >= threshold:
+                        refs[len(cands)], cands[len(cands)] = [truth], text
+                if len(cands) == start:
+                    refs[len(cands)], cands[len(cands)] = [JUNK], text
+        scores = caption_metrics(refs, cands)
+        scores.update(_detection(references, candidates, threshold))
+        by_tiou[f"{threshold:g}"] = scores
+    result: dict = {"by_tiou": by_tiou, "captions": sum(len(c) for c in candidates.values()),
+                    "undefined": {"meteor": JAVA, "spice": JAVA}}
+    for name in (*METRICS, "precision", "recall"):
+        values = [scores[name] for scores in by_tiou.values()]
+        result[name] = None if any(v is None for v in values) or not values else float(
+            sum(values) / len(values))
+        if result[name] is None and name not in result["undefined"]:
+            result["undefined"][name] = next(
+                (s["undefined"][name] for s in by_tiou.values() if name in s["undefined"]),
+                "no threshold defines it")
+    return result
+
+
+def _detection(references: Mapping, candidates: Mapping, threshold: float) -> dict:
+    precision, recall = [], []
+    for video, truth in references.items():
+        predicted = candidates.get(video, ())
+        if not predicted or not truth:
+            precision.append(0.0)
+            recall.append(0.0)
+            continue
+        hit = [[_tiou((p0, p1), (g0, g1)) > threshold for g0, g1, _ in truth]
+               for p0, p1, _ in predicted]
+        precision.append(sum(any(row) for row in hit) / len(predicted))
+        recall.append(sum(any(col) for col in zip(*hit, strict=True)) / len(truth))
+    n = max(1, len(precision))
+    return {"precision": sum(precision) / n, "recall": sum(recall) / n}

@@ -204,18 +204,34 @@ def metrics(task: str, truth: pd.DataFrame, predicted: pd.DataFrame,
             columns={"display_height": "height", "display_width": "width"})
             for frame in (truth, predicted)]
         return mask_metrics(*sized)
-    from vidlab.taskmetrics.captions import caption_metrics
+    from vidlab.taskmetrics.captions import caption_metrics, dense_caption_metrics
 
+    if _timed(truth) and _timed(predicted) and len(predicted):
+        return dense_caption_metrics(*_timed_captions(truth, predicted))
     return caption_metrics(*_captions(truth, predicted))
+
+
+def _timed(table: pd.DataFrame) -> bool:
+    """Every caption has a start and an end (dense captioning)."""
+    return bool(len(table)) and bool(table["t0"].notna().all() and table["t1"].notna().all())
+
+
+def _timed_captions(truth: pd.DataFrame, predicted: pd.DataFrame) -> tuple[dict, dict]:
+    """(t0, t1, caption) per video, of the truth and of the predictions (dense captioning)."""
+    def timed(table: pd.DataFrame) -> dict:
+        return {v: [(float(r.t0), float(r.t1), str(r.text)) for r in part.itertuples()]
+                for v, part in table.groupby("video_id", sort=True)}
+    return timed(truth), timed(predicted)
 
 
 def _captions(truth: pd.DataFrame, predicted: pd.DataFrame) -> tuple[dict, dict]:
     """References per video and one candidate per video (video-level captioning)."""
     several = predicted["video_id"].value_counts()
     if (several > 1).any():
-        raise DataError(f"{int((several > 1).sum())} video(s) have several predicted captions; "
-                        "vidlab scores one caption per video (dense captioning, which matches "
-                        "captions to times, is not scored yet).")
+        raise DataError(f"{int((several > 1).sum())} video(s) have several predicted captions "
+                        "without times; vidlab scores one caption per video, or captions with "
+                        "times against a truth with times (dense captioning: "
+                        "activitynet_captions).")
     references = {v: list(group["text"]) for v, group in truth.groupby("video_id", sort=True)}
     return references, dict(zip(predicted["video_id"], predicted["text"], strict=True))
 

@@ -50,7 +50,7 @@ def test_the_refusal_counts_reasons_and_shows_positions_not_names() -> None:
     assert "kid_" not in text
 
 
-def test_one_caption_per_video_is_scored_dense_captions_are_refused() -> None:
+def test_one_caption_per_video_is_scored_several_without_times_are_refused() -> None:
     truth = _table([("v1", "captions", "msrvtt"), ("v1", "captions", "msrvtt")])
     refs, cands = scoring._captions(truth, _table([("v1", "captions", "msrvtt")]))
     assert refs == {"v1": ["a dog", "a dog"]} and cands == {"v1": "a dog"}
@@ -70,3 +70,13 @@ def test_unknown_formats_and_splits_are_refused(tmp_path: Path, fmt: str, split:
                   annotations=tmp_path / "a", splits=tmp_path / "s", manifest=tmp_path / "m",
                   quarantine=tmp_path / "q", out=tmp_path / "o.json")
     assert not (tmp_path / "o.json").exists()
+
+
+def test_captions_with_times_are_scored_as_dense_captioning() -> None:
+    truth = pd.DataFrame({"video_id": ["v1", "v1"], "t0": [0.0, 2.0], "t1": [2.0, 4.0],
+                          "text": ["a child crawls", "the child sits"]})
+    got = scoring.metrics("captions", truth, truth.copy(), pd.DataFrame())
+    assert got["bleu_1"] == 1.0 and got["recall"] == 1.0 and "by_tiou" in got
+    video_level = truth.assign(t0=float("nan"), t1=float("nan"))
+    with pytest.raises(DataError, match="several predicted captions without times"):
+        scoring.metrics("captions", truth, video_level, pd.DataFrame())

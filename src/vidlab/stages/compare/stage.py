@@ -11,7 +11,7 @@ from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_write_text
 from vidlab.core.render import markdown_table
 from vidlab.models.scoring import PERTURBATIONS, cell
-from vidlab.taskmetrics import HEADLINE
+from vidlab.taskmetrics import HEADLINE, MAIN
 
 TABLE = (("acc", "accuracy"), ("macro_f1", "macro F1"), ("balanced_acc", "balanced acc."),
          ("auroc", "AUROC"), ("ap", "AP"), ("ece", "ECE"))
@@ -86,8 +86,9 @@ def tasks_section(scored: dict[str, dict]) -> list[str]:
         for name, why in unavailable.items():
             lines.append(f"\n`{name}` unavailable: {why}.")
         if result.get("robustness"):
-            lines += ["", f"Robustness on test (change of `{names[0]}` from clean): " + ", ".join(
-                f"{condition} {_signed(changes[names[0]]['change'])}"
+            main = MAIN[task]
+            lines += ["", f"Robustness on test (change of `{main}` from clean): " + ", ".join(
+                f"{condition} {_signed(changes[main]['change'])}"
                 for condition, changes in result["robustness"].items()) + "."]
     return lines
 
