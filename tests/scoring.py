@@ -147,7 +147,7 @@ def assert_task_baselines_scored(project: Path, run) -> None:
         result = json.loads((project / "reports" / "tasks" / f"{task}.json").read_text())
         assert result["scored"], result
         test = result["splits"]["test"]
-        assert test["scored"] and test["predictions"] > 0, (task, test)
+        assert test["scored"], (task, test)  # a baseline may find nothing: every truth missed
         for name in HEADLINE[task]:
             value = test["metrics"][name]
             assert value is not None or test["metrics"]["undefined"][name], (task, name)
@@ -156,8 +156,9 @@ def assert_task_baselines_scored(project: Path, run) -> None:
         assert set(result["robustness"]) == {"fps_slow", "fps_fast", "jpeg", "blur",
                                              "occlusion"}
         headline = data[f"reports/tasks/{task}.headline.json"]["data"]
-        assert headline == {"videos": test["videos"],
-                            "score": round(test["metrics"][MAIN[task]], 4)}, (task, headline)
+        main = test["metrics"][MAIN[task]]
+        assert headline == {"videos": test["videos"]} | (
+            {} if main is None else {"score": round(main, 4)}), (task, headline)
         assert f"## {task}" in table
     captions = json.loads((project / "reports" / "tasks" / "captions.json").read_text())
     assert "Java" in captions["splits"]["test"]["metrics"]["undefined"]["meteor"]

@@ -46,7 +46,7 @@ class Scored:
     facts: dict              # format, truth format, split and counts, for the result
 
 
-def place(params: Params, *, predictions: Path, fmt: str, split: str, annotations: Path,
+def place(params: Params, *, predictions: Path | None, fmt: str, split: str, annotations: Path,
           splits: Path, usable: pd.DataFrame, truth_format: str | None = None,
           mapping: Path | None = None) -> Scored:
     """Read, align and check ``predictions`` (in ``fmt``) and find the truth of ``split`` they
@@ -58,6 +58,7 @@ def place(params: Params, *, predictions: Path, fmt: str, split: str, annotation
             the task from several formats (default: ``fmt`` when it is one of them).
         mapping: ingest's private mapping (default: the one beside this dataset's key, where
             there is one; without it, predictions must name videos by their pseudonyms).
+        predictions: ``None`` for a model that predicted nothing (every truth element missed).
 
     Raises:
         DataError: for an unknown format or split, a file its format refuses, or predictions
@@ -65,10 +66,10 @@ def place(params: Params, *, predictions: Path, fmt: str, split: str, annotation
     """
     task = check_request(fmt, split)
     try:
-        raw = raw_frame(read_predictions(fmt, Path(predictions)))
+        raw = raw_frame(read_predictions(fmt, Path(predictions)) if predictions else [])
     except FormatError as exc:
         raise DataError(f"{fmt} predictions: {exc}") from None
-    if raw.empty:
+    if raw.empty and predictions:
         raise DataError(f"The {fmt} predictions file holds no predictions.")
     names = _names(params, usable, mapping)
     index = align.name_index(names)

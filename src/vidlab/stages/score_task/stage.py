@@ -80,7 +80,9 @@ def run(params: Params, *, task: str, predictions: Path, annotations: Path, spli
     usable, _ = read_usable(Path(manifest), Path(quarantine))
 
     def place(condition: str, split: str) -> scoring.Scored:
-        return scoring.place(params, predictions=files[condition], fmt=made["format"],
+        made_any = made["conditions"][condition]["predictions"] > 0  # else: all missed
+        return scoring.place(params, predictions=files[condition] if made_any else None,
+                             fmt=made["format"],
                              split=split, annotations=annotations, splits=splits,
                              usable=usable, truth_format=made["truth_format"])
 
@@ -109,7 +111,7 @@ def run(params: Params, *, task: str, predictions: Path, annotations: Path, spli
                 for name in HEADLINE[task]}
     metrics = metrics_of(result)
     _write(out, task, result, metrics)
-    _log_mlflow(params, task, result, metrics, out, metadata, root)
+    _log_mlflow(params, task, result, metrics, out, Path(splits), metadata, root)
     return result
 
 
@@ -210,11 +212,17 @@ def _write(out: Path, task: str, result: dict, metrics: dict) -> None:
 
 
 def _log_mlflow(params: Params, task: str, result: dict, metrics: dict, out: Path,
-                metadata: Path | None, root: Path | None) -> None:
-    """One MLflow run per task: the test (else val) headline metrics and their bounds."""
+                splits: Path, metadata: Path | None, root: Path | None) -> None:
+    """One MLflow run per task, under this pipeline run's parent (the data and processed-data
+    fingerprints the models' runs carry): the headline metrics, their bounds, the JSON."""
     import mlflow
 
     from vidlab import tracking
+    from vidlab.core.paths import project_root
+    from vidlab.tracking.pipeline import DATA_OUTS, pipeline_run
+
+    root = Path(root) if root is not None else project_root()
+    pipe = pipeline_run(params, root, splits, root / DATA_OUTS[1], metadata)
 
     flat = {f"{split}_{name.replace('_low', '_lo').replace('_high', '_hi')}": value
             for split, row in metrics.items() if split != "robustness"
@@ -223,7 +231,8 @@ def _log_mlflow(params: Params, task: str, result: dict, metrics: dict, out: Pat
              for condition, row in metrics.get("robustness", {}).items()
              for name, value in row.items()}
     with tracking.start_run(params.tracking, run_name=MODEL.format(task=task),
-                            fingerprint=tracking.data_version_of(metadata), root=root,
+                            fingerprint=pipe.dataset, processed=pipe.processed, root=root,
+                            parent_run_id=pipe.parent,
                             tags={"vidlab.model": MODEL.format(task=task), "vidlab.task": task,
                                   tracking.NOTE: tracking.describe(
                                       f"Classical baseline of the {task} task, scored",

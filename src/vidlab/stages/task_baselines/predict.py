@@ -27,6 +27,7 @@ class Fitted:
     """What the baselines learnt from the training split."""
 
     classifier: FrameClassifier | None  # segments: per-frame class from motion energy
+    only: str                           # segments: the one class training shows, if one
     descriptors: dict[str, np.ndarray]  # training video -> colour and motion descriptor
     labels: dict[str, dict[str, str]]   # task -> training video -> its most frequent class
     captions: dict[str, str]            # training video -> its first caption
@@ -56,10 +57,11 @@ def fit(params: Params, videos: list, table: pd.DataFrame) -> Fitted:
         if len(rows):
             features.append(motion_features(fg, grid=params.tasks.grid))
             targets.append(frame_labels(rows, len(video.frames)).astype(str))
-    classifier = None
-    if features and len(set(np.concatenate(targets))) >= 2:
+    classifier, seen = None, set(np.concatenate(targets)) if targets else set()
+    if len(seen) >= 2:
         classifier = FrameClassifier(c=params.tasks.c, seed=params.base.seed).fit(features,
                                                                                    targets)
+    only = next(iter(seen - {""}), "") if len(seen - {""}) == 1 else ""
     trained = set(descriptors)
     labels = {task: {video: Counter(part["label"]).most_common(1)[0][0]
                      for video, part in table[table["task"] == task].groupby("video_id")
@@ -67,7 +69,7 @@ def fit(params: Params, videos: list, table: pd.DataFrame) -> Fitted:
               for task in ("boxes", "masks")}
     text = table[(table["task"] == "captions") & table["video_id"].isin(trained)]
     captions = {video: str(part["text"].iloc[0]) for video, part in text.groupby("video_id")}
-    return Fitted(classifier, descriptors, labels, captions)
+    return Fitted(classifier, only, descriptors, labels, captions)
 
 
 def predict(params: Params, fitted: Fitted, video, truth: pd.DataFrame) -> dict[str, list]:
@@ -90,6 +92,9 @@ def predict(params: Params, fitted: Fitted, video, truth: pd.DataFrame) -> dict[
                     score=score)
             for label, t0, t1, score in runs(probs, fitted.classifier.classes, video.fps)
             if t0 < video.info.duration_s]
+    elif "segments" in tasks and fitted.only:  # one class in training: all of the video is it
+        out["segments"] = [_record(video, "segments", label=fitted.only, t0=0.0,
+                                   t1=video.info.duration_s, score=1.0)]
     tracked: list[tuple[int, Detection]] = []
     if tasks & {"boxes", "tracks", "masks"}:
         tracked = associate(detect(fg, max_objects=params.tasks.max_objects),
@@ -97,14 +102,14 @@ def predict(params: Params, fitted: Fitted, video, truth: pd.DataFrame) -> dict[
     by_frame: dict[int, list[tuple[int, Detection]]] = {}
     for track_id, det in tracked:
         by_frame.setdefault(det.frame, []).append((track_id, det))
-    if "boxes" in tasks:
+    if "boxes" in tasks:  # (no training video with boxes: no class to give, no boxes)
         label = _retrieved(fitted, "boxes", descriptor)
         keyframes = truth[truth["task"] == "boxes"][["frame", "t0"]].drop_duplicates()
         out["boxes"] = [
             _record(video, "boxes", label=label, t0=float(t0), score=det.score,
                     **_box(det, sx, sy, video.info))
             for frame, t0 in keyframes.itertuples(index=False)
-            for _, det in by_frame.get(int(back[int(frame)]), [])]
+            for _, det in by_frame.get(int(back[int(frame)]), []) if label]
     if "tracks" in tasks:
         out["tracks"] = [
             _record(video, "tracks", frame=i, track_id=track_id, score=det.score,

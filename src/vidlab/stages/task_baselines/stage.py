@@ -111,7 +111,11 @@ def run(params: Params, *, annotations: Path, splits: Path, manifest: Path, quar
     side = params.tasks.max_side
     fitted = fit(params, [_prepare(v, rows.loc[v], side) for v in train], table) if evaluated \
         else None
-    predictions: dict[tuple[str, str], list[RawRecord]] = {}
+    # every task the annotations hold is scored, even where the baseline predicts nothing
+    tested = any(split_of[v] == "test" for v in evaluated)
+    predictions: dict[tuple[str, str], list[RawRecord]] = {
+        (task, condition): [] for task in chosen
+        for condition in (CONDITIONS if tested else CONDITIONS[:1])}
     for video_id in evaluated:
         clean = _prepare(video_id, rows.loc[video_id], side)
         truth = table[table["video_id"] == video_id]
