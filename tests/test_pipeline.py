@@ -106,7 +106,8 @@ def test_ray_engine_writes_the_same_bytes_as_local_workers(built: tuple[Path, st
 @pytest.mark.slow
 def test_dvc_repro_builds_everything_then_has_nothing_to_do(built: tuple[Path, str]) -> None:
     project, first = built
-    stages = {"demo", "ingest", "report", "probe", "validate", "annotations", "dedup", "split",
+    stages = {"demo", "ingest", "faces", "report", "probe", "validate", "annotations", "dedup",
+              "split",
               "clips",
               "train@center_frame", "train@pool2d", "train@r2plus1d", "sanity",
               "classical", "evaluate@center_frame", "evaluate@pool2d", "evaluate@r2plus1d",

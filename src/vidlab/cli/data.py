@@ -286,3 +286,37 @@ def clips(
     if summary["failed"]:
         typer.echo(f"  {len(summary['failed'])} video(s) could not be decoded: "
                    f"see 'failed' in {out / 'clips.json'}")
+
+
+@app.command()
+@stage_command
+def faces(
+    metadata: Annotated[Path, typer.Option(help="Ingest's metadata.")] = (
+        paths.INTERIM / "metadata.csv"),
+    videos: Annotated[Path, typer.Option(help="The de-identified videos.")] = (
+        paths.INTERIM / "videos"),
+    out: Annotated[Path, typer.Option(help="The release folder (blurred copies).")] = (
+        paths.DATA / "release"),
+    reports: Annotated[Path, typer.Option(help="Folder for the summary.")] = (
+        paths.REPORTS / "faces"),
+    params_file: ParamsOption = paths.PARAMS_FILE,
+) -> None:
+    """Count faces (ingest.faces: report) or blur them into a verified release (blur)."""
+    from vidlab import config as params_mod
+    from vidlab.stages.faces import stage
+
+    summary = stage.run(params_mod.load(params_file), metadata=metadata, videos=videos,
+                        out=out, reports=reports)
+    if summary["mode"] == "keep":
+        typer.echo("faces: not looked for (ingest.faces: keep); the videos show faces as "
+                   f"recorded -> {reports / 'summary.json'}")
+        return
+    typer.echo(f"faces ({summary['mode']}): {summary['videos_with_faces']} of "
+               f"{summary['videos']} videos show faces, on {summary['frames_with_faces']} of "
+               f"{summary['frames']} frames -> {reports / 'summary.json'}")
+    if summary["mode"] == "blur":
+        typer.echo(f"  blurred copies in {out / 'videos'}: {summary['verified']} verified; "
+                   f"{summary['failed']} still showed a face and were left out of the release "
+                   f"(see {out / 'quarantine.csv'})")
+    if summary.get("private_report"):
+        typer.echo("  frame numbers and boxes: the private report beside the key")

@@ -28,6 +28,7 @@ from vidlab.config.data import (
     DedupParams,
     DemoParams,
     EngineParams,
+    FacesParams,
     IngestParams,
     ProbeParams,
     ReportParams,
@@ -58,7 +59,8 @@ __all__ = [
     "AUGMENT_GROUPS", "CROPS", "NETWORKS", "SECTIONS", "SPLIT_NAMES",
     "AnnotationsParams", "AugmentParams", "BaseParams", "CardParams", "ClassicalParams",
     "ClipsParams", "DataParams",
-    "DedupParams", "DemoParams", "EdaParams", "EngineParams", "EvaluateParams", "IngestParams",
+    "DedupParams", "DemoParams", "EdaParams", "EngineParams", "EvaluateParams", "FacesParams",
+    "IngestParams",
     "LoaderParams",
     "Params", "ProbeParams", "ReportParams", "SanityParams", "SplitParams", "TrackingParams",
     "Section", "TasksParams", "TrainParams", "ValidateParams", "from_dict", "load", "replace",
@@ -83,6 +85,7 @@ with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.vali
         validate: ValidateParams
         annotations: AnnotationsParams
         tasks: TasksParams
+        faces: FacesParams
         dedup: DedupParams
         split: SplitParams
         clips: ClipsParams

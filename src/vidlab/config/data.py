@@ -124,6 +124,9 @@ class IngestParams(Section):
     # per file: timeout_s + timeout_per_gigapixel_s x (duration x width x height x fps / 1e9)
     timeout_s: Float = Field(60.0, ge=0.1, le=3600)
     timeout_per_gigapixel_s: Float = Field(60.0, ge=0.0, le=3600)
+    # keep: faces are not looked for | report: counted and located (privately), no pixel changes
+    # | blur: a re-encoded release copy with faces blurred, verified frame by frame (faces stage)
+    faces: Literal["keep", "report", "blur"] = "keep"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -275,3 +278,21 @@ class SplitParams(Section):
                 f"split.val_fold must be below split.folds ({self.folds}). Got {self.val_fold}."
             )
         return self
+
+
+class FacesParams(Section):
+    """How the faces stage finds, blurs and verifies faces (its mode is ingest.faces)."""
+
+    threshold: Float = Field(0.2, gt=0.0, lt=1.0)         # CenterFace score that is a face
+    side: Int = Field(640, ge=64, le=4096)                # detect on frames shrunk to this side
+    every: Int = Field(1, ge=1, le=300)                   # detect on every n-th frame
+    dilate: Int = Field(2, ge=0, le=300)                  # frames a box also covers, each way
+    margin: Float = Field(1.3, ge=1.0, le=4.0)            # blurred ellipse / face box
+    recheck_threshold: Float = Field(0.15, gt=0.0, lt=1.0)   # after blurring, blur again what
+    recheck_neighbors: Int = Field(6, ge=1, le=50)        # these still find (up to `rounds`)
+    rounds: Int = Field(3, ge=0, le=10)
+    verify_threshold: Float = Field(0.3, gt=0.0, lt=1.0)  # the independent check of the copy:
+    verify_neighbors: Int = Field(8, ge=1, le=50)         # CenterFace and Haar cascades
+    crf: Int = Field(18, ge=0, le=51)                     # H.264 quality of the blurred copy
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow"] = "medium"

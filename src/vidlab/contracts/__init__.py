@@ -25,6 +25,7 @@ from vidlab.contracts.dedup import (
 )
 from vidlab.contracts.eda import EdaSummary
 from vidlab.contracts.evaluate import Interval, LevelMetrics, Metrics
+from vidlab.contracts.faces import FacesSummary, FacesVideo
 from vidlab.contracts.ingest import IngestCounts, Leak, Verification
 from vidlab.contracts.io import ContractError, read, write
 from vidlab.contracts.probe import ProbeSummary
@@ -38,6 +39,7 @@ __all__ = [
     "AnnotationCheck", "AnnotationsSummary", "CONTRACTS", "Calibration", "ClipFailure",
     "ClipsSummary", "Cluster", "ContractError",
     "DatasetSummary", "DedupSummary", "DuplicatePair", "Duplicates", "DuplicatesUsed",
+    "FacesSummary", "FacesVideo",
     "EdaSummary", "IngestCounts", "Interval", "Leak", "Leakage", "LevelMetrics", "Metrics",
     "Model", "ProbeSummary", "Readiness", "ReadinessItem", "ReviewPair", "Route",
     "SanityReport", "SplitSummary", "ValidationSummary", "Verification", "read", "write",

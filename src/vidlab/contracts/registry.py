@@ -11,6 +11,7 @@ from vidlab.contracts.clips import ClipsSummary
 from vidlab.contracts.dedup import DedupSummary, Duplicates
 from vidlab.contracts.eda import EdaSummary
 from vidlab.contracts.evaluate import Metrics
+from vidlab.contracts.faces import FacesSummary
 from vidlab.contracts.ingest import IngestCounts, Verification
 from vidlab.contracts.probe import ProbeSummary
 from vidlab.contracts.report import DatasetSummary
@@ -30,6 +31,7 @@ class Route(NamedTuple):
 CONTRACTS: dict[type[Model], Route] = {
     IngestCounts: Route("reports/deidentify/ingest.json", "ingest", ("validate", "card")),
     Verification: Route("reports/deidentify/verification.json", "ingest", ("card",)),
+    FacesSummary: Route("reports/faces/summary.json", "faces", ("card",)),
     DatasetSummary: Route("reports/summary/summary.json", "report", ("card", "release")),
     ProbeSummary: Route("reports/probe/summary.json", "probe", ("card",)),
     ValidationSummary: Route("reports/validation/summary.json", "validate", ("card",)),

@@ -373,3 +373,27 @@ def test_card_complete_judges_the_sections_rendered_not_the_text(outputs: dict) 
     assert judged["evidence"]["missing_sections"] == ["Motivation"]
     assert judged["evidence"]["sections_without_input"] == 1
     assert "2 card section(s) lack their input" in judged["why"] and not judged["go"]
+
+
+def test_the_card_says_what_ingest_faces_did_per_video_without_frames() -> None:
+    from vidlab.stages.card import render
+    from vidlab.stages.card.inputs import Inputs
+
+    params = params_mod.load(ROOT / "params.yaml")
+    inputs = Inputs(params=params, root=ROOT, reports=ROOT / "reports")
+    assert "not looked for" in "\n".join(render.faces(inputs))
+    video = {"video_id": "aaaa000000000001", "frames": 24, "frames_with_faces": 20,
+             "frames_blurred": 22, "verification": "passed"}
+    inputs.faces = contracts.FacesSummary.model_validate({
+        "mode": "blur", "videos": 2, "videos_with_faces": 1, "frames": 48,
+        "frames_with_faces": 20, "frames_blurred": 22, "verified": 1, "failed": 1,
+        "release_fingerprint": "rl-0123456789abcdef",
+        "per_video": [video, {**video, "video_id": "bbbb000000000002", "frames_with_faces": 0,
+                              "frames_blurred": 0, "verification": "failed"}]})
+    text = "\n".join(render.faces(inputs))
+    assert "found in 1 of 2 videos, on 20 of 48 frames" in text
+    assert "`rl-0123456789abcdef`" in text and "1 still showed a face" in text
+    assert "| `aaaa000000000001` | 24 | 20 | 22 | passed |" in text
+    assert "| `bbbb000000000002` | 24 | 0 | 0 | failed |" in text
+    assert "Not removed**: faces in the analysis copy" in "\n".join(
+        render.deidentification(inputs))

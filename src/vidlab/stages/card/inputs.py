@@ -28,6 +28,7 @@ class Inputs:
     summary: contracts.DatasetSummary | None = None
     ingest: contracts.IngestCounts | None = None
     verification: contracts.Verification | None = None
+    faces: contracts.FacesSummary | None = None
     probe: contracts.ProbeSummary | None = None
     validation: contracts.ValidationSummary | None = None
     dedup: contracts.DedupSummary | None = None
@@ -49,6 +50,7 @@ REPORTS = {  # attribute of Inputs -> (path under reports/, its contract)
     "summary": ("summary/summary.json", contracts.DatasetSummary),
     "ingest": ("deidentify/ingest.json", contracts.IngestCounts),
     "verification": ("deidentify/verification.json", contracts.Verification),
+    "faces": ("faces/summary.json", contracts.FacesSummary),
     "probe": ("probe/summary.json", contracts.ProbeSummary),
     "validation": ("validation/summary.json", contracts.ValidationSummary),
     "dedup": ("dedup/summary.json", contracts.DedupSummary),

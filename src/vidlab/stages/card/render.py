@@ -109,17 +109,49 @@ def deidentification(inputs: Inputs) -> list[str]:
              "comments), chapters, data tracks, subtitles, attachments or encoder tag;",
              f"- audio: {'dropped' if p.ingest.audio == 'drop' else 'kept'} "
              "(`ingest.audio`).", "",
-             "**Not removed**: faces and bodies of children and adults, **voices** "
+             "**Not removed**: faces" + (" in the analysis copy (data/interim; the release "
+                                         "copy is blurred, below)" if inputs.faces and
+                                         inputs.faces.mode == "blur" else "")
+             + " and bodies of children and adults, **voices** "
              f"{'(audio was dropped)' if p.ingest.audio == 'drop' else '(audio is kept)'}, "
-             "rooms, clothing, and anything else visible or audible in the frames; the child's "
-             "age in months and the milestone. The videos remain personal data wherever they "
-             "show real people."]
+             "rooms, clothing, reflections, name tags and anything else visible or audible in "
+             "the frames; the child's age in months and the milestone. The videos remain "
+             "personal data wherever they show real people.", "", *faces(inputs)]
     if verification is not None:
         lines += ["", f"Verification (`reports/deidentify/verification.json`): "
                   f"{'passed' if verification.ok else '**FAILED**'}; "
                   f"{verification.files_checked} files and "
                   f"{verification.terms_checked} identifying terms checked, "
                   f"{len(verification.leaks)} leak(s)."]
+    return lines
+
+
+def faces(inputs: Inputs) -> list[str]:
+    """What ``ingest.faces`` did (reports/faces/summary.json), per video where faces showed."""
+    found = inputs.faces
+    if found is None or found.mode == "keep":
+        return ["Faces: not looked for (`ingest.faces: keep`). `report` counts and locates them "
+                "(privately), `blur` makes a separate release copy with faces blurred and "
+                "checks every frame."]
+    lines = [f"Faces (`ingest.faces: {found.mode}`; CenterFace, every frame): found in "
+             f"{found.videos_with_faces} of {found.videos} videos, on "
+             f"{found.frames_with_faces} of {found.frames} frames. Where, frame by frame, is "
+             "in the private report beside the key, never here."]
+    if found.mode == "blur":
+        lines[0] += (f" Blurred release copy (`data/release`, data version "
+                     f"`{found.release_fingerprint}`): {found.frames_blurred} frames blurred "
+                     "and re-encoded (H.264, every frame, timestamp and the rotation kept); "
+                     "OpenCV's Haar cascades and CenterFace checked every frame: "
+                     f"{found.verified} videos passed, **{found.failed} still showed a face "
+                     "and are left out of the release** (`data/release/quarantine.csv`). "
+                     "Blurring hides faces only: voices, bodies, other people, reflections "
+                     "and name tags stay.")
+    shown = [v for v in found.per_video if v.frames_with_faces or v.verification == "failed"]
+    if shown:
+        lines += ["", *markdown_table(
+            ["video", "frames", "frames with faces", "frames blurred", "verification"],
+            [[f"`{v.video_id}`", v.frames, v.frames_with_faces, v.frames_blurred,
+              v.verification.replace("_", " ")] for v in shown])]
     return lines
 
 

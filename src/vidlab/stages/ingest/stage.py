@@ -30,10 +30,12 @@ from vidlab.stages.ingest import deid, leaks, rows
 from vidlab.stages.ingest.csvread import read_rows
 from vidlab.tracking import data_version
 
-PARAMS = Declaration(
+PARAMS = Declaration(  # all of ingest but faces (the faces stage's) and workers (how, not what)
     "ingest",
-    outputs=("base.classes", "data.source", "ingest"),
-    runtime=("engine",),
+    outputs=("base.classes", "data.source", "ingest.domains", "ingest.age_bins", "ingest.dates",
+             "ingest.audio", "ingest.pseudonym_length", "ingest.extensions", "ingest.timeout_s",
+             "ingest.timeout_per_gigapixel_s"),
+    runtime=("engine", "ingest.workers"),
 )
 
 

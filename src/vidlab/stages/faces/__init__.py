@@ -1,0 +1,1 @@
+"""The `faces` stage: faces counted, or blurred into a verified release copy."""
