@@ -291,8 +291,7 @@ def clips(
 @app.command()
 @stage_command
 def faces(
-    metadata: Annotated[Path, typer.Option(help="Ingest's metadata.")] = (
-        paths.INTERIM / "metadata.csv"),
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     videos: Annotated[Path, typer.Option(help="The de-identified videos.")] = (
         paths.INTERIM / "videos"),
     out: Annotated[Path, typer.Option(help="The release folder (blurred copies).")] = (

@@ -7,9 +7,19 @@ from typing import Annotated
 
 import typer
 
-from vidlab.cli.app import ParamsOption, SplitsOption, app, stage_command
+from vidlab.cli.app import (
+    ManifestOption,
+    MergedQuarantineOption,
+    MetadataOption,
+    ParamsOption,
+    SplitsOption,
+    app,
+    stage_command,
+)
 from vidlab.core import paths
 
+AnnotationsOption = Annotated[Path, typer.Option("--annotations",
+                                                 help="The aligned annotations table.")]
 
 @app.command()
 @stage_command
@@ -23,13 +33,10 @@ def score(
     truth_format: Annotated[str | None, typer.Option(help=(
         "The export that is the ground truth, where the annotations hold the task in several "
         "formats (default: --format when it is one of them)."))] = None,
-    annotations: Annotated[Path, typer.Option(help="The aligned annotations table.")] = (
-        paths.INTERIM / "annotations.parquet"),
+    annotations: AnnotationsOption = paths.INTERIM / "annotations.parquet",
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
-    manifest: Annotated[Path, typer.Option(help="The manifest from probe.")] = (
-        paths.INTERIM / "manifest.parquet"),
-    quarantine: Annotated[Path, typer.Option(help="The merged quarantine from validate.")] = (
-        paths.INTERIM / "quarantine.csv"),
+    manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     out: Annotated[Path, typer.Option(help="The JSON result to write.")] = (
         paths.REPORTS / "score.json"),
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -58,20 +65,13 @@ def score(
                    f"{result['split']} split were left out")
 
 
-ManifestOption = Annotated[Path, typer.Option("--manifest", help="The manifest from probe.")]
-QuarantineOption = Annotated[Path, typer.Option("--quarantine",
-                                                help="The merged quarantine from validate.")]
-AnnotationsOption = Annotated[Path, typer.Option("--annotations",
-                                                 help="The aligned annotations table.")]
-
-
 @app.command("task-baselines")
 @stage_command
 def task_baselines(
     annotations: AnnotationsOption = paths.INTERIM / "annotations.parquet",
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
-    quarantine: QuarantineOption = paths.INTERIM / "quarantine.csv",
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
     out: Annotated[Path, typer.Option(help="Folder for the predictions.")] = (
         paths.REPORTS / "tasks" / "predictions"),
     params_file: ParamsOption = paths.PARAMS_FILE,
@@ -97,9 +97,8 @@ def score_task(
     annotations: AnnotationsOption = paths.INTERIM / "annotations.parquet",
     splits: SplitsOption = paths.PROCESSED / "splits.csv",
     manifest: ManifestOption = paths.INTERIM / "manifest.parquet",
-    quarantine: QuarantineOption = paths.INTERIM / "quarantine.csv",
-    metadata: Annotated[Path, typer.Option(help="Ingest's metadata (the data version).")] = (
-        paths.INTERIM / "metadata.csv"),
+    quarantine: MergedQuarantineOption = paths.INTERIM / "quarantine.csv",
+    metadata: MetadataOption = paths.INTERIM / "metadata.csv",
     out: Annotated[Path, typer.Option(help="Folder for <task>.json and "
                                            "<task>.headline.json.")] = paths.REPORTS / "tasks",
     params_file: ParamsOption = paths.PARAMS_FILE,

@@ -10,16 +10,13 @@ import numpy as np
 import pandas as pd
 
 from vidlab.annotations import rle
+from vidlab.annotations.formats.predictions import WRITTEN
 from vidlab.annotations.schema import RawRecord
 from vidlab.config import Params
 from vidlab.taskbaselines.foreground import Foreground, foreground
 from vidlab.taskbaselines.objects import Detection, associate, detect
 from vidlab.taskbaselines.retrieval import nearest, video_descriptor
 from vidlab.taskbaselines.temporal import FrameClassifier, motion_features, runs
-
-# the task -> the format its predictions are recorded in (write_predictions' layouts)
-SOURCE = {"segments": "activitynet", "boxes": "ava", "tracks": "mot", "masks": "youtube_vis",
-          "captions": "msrvtt"}
 
 
 @dataclass
@@ -157,7 +154,7 @@ def _retrieved(fitted: Fitted, task: str, descriptor: np.ndarray) -> str:
 
 
 def _record(video, task: str, **fields) -> RawRecord:
-    return RawRecord(video=video.video_id, task=task, source=SOURCE[task], where="", **fields)
+    return RawRecord(video=video.video_id, task=task, source=WRITTEN[task], where="", **fields)
 
 
 def _box(det: Detection, sx: float, sy: float, info) -> dict[str, float]:

@@ -28,20 +28,20 @@ import io
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from vidlab.annotations.formats.predictions import write_predictions
+from vidlab.annotations.formats.predictions import WRITTEN, write_predictions
 from vidlab.annotations.schema import FORMATS, TASKS, RawRecord, VideoInfo
 from vidlab.config import Params
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir, atomic_write_text
 from vidlab.data.usable import read_usable
-from vidlab.stages.task_baselines.predict import SOURCE, fit, predict
+from vidlab.stages.task_baselines.predict import fit, predict
 
 PARAMS = Declaration(
     "task_baselines",
@@ -61,7 +61,6 @@ class Prepared:
     info: VideoInfo  # the displayed frame's size, fps and frame count
     frames: np.ndarray
     fps: float
-    times: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def truth_formats(params: Params, table: pd.DataFrame) -> dict[str, str]:
@@ -136,7 +135,7 @@ def _write(params: Params, predictions: dict, chosen: dict[str, str], rows: pd.D
                      "evaluated_videos": len(evaluated)}
     with atomic_dir(out, marker="summary.json") as staging:
         for (task, condition), records in sorted(predictions.items()):
-            fmt = SOURCE[task]
+            fmt = WRITTEN[task]
             for rec in records:
                 rec.label = labels.get((fmt, rec.label), labels.get(("", rec.label), rec.label))
             fmt, path = write_predictions(task, records, staging / task / condition, videos,
@@ -175,7 +174,7 @@ def _prepare(video_id: str, row, max_side: int) -> Prepared:
         size = (max(1, round(info.width * scale)), max(1, round(info.height * scale)))
         frames = np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR))
                            for f in frames])
-    return Prepared(video_id, info, np.ascontiguousarray(frames), info.fps, times)
+    return Prepared(video_id, info, np.ascontiguousarray(frames), info.fps)
 
 
 def _perturbed(params: Params, clean: Prepared, condition: str) -> Prepared:
@@ -193,8 +192,7 @@ def _perturbed(params: Params, clean: Prepared, condition: str) -> Prepared:
         count = max(1, int(np.floor(len(frames) * factor)))
         picks = np.minimum(np.floor(np.arange(count) / factor + 1e-9).astype(int),
                            len(frames) - 1)
-        return Prepared(clean.video_id, clean.info, frames[picks], clean.fps * factor,
-                        clean.times)
+        return Prepared(clean.video_id, clean.info, frames[picks], clean.fps * factor)
     out = []
     for frame in frames:
         if condition == "jpeg":
@@ -212,7 +210,7 @@ def _perturbed(params: Params, clean: Prepared, condition: str) -> Prepared:
             top, left = (h - side_h) // 2, (w - side_w) // 2
             frame[top:top + side_h, left:left + side_w] = 127
         out.append(frame)
-    return Prepared(clean.video_id, clean.info, np.stack(out), clean.fps, clean.times)
+    return Prepared(clean.video_id, clean.info, np.stack(out), clean.fps)
 
 
 def counts(summary: dict) -> Counter:
