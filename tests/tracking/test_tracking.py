@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -372,3 +373,77 @@ def test_run_commits_names_each_runs_commit(store: str, tmp_path: Path) -> None:
     assert tracking.run_commits(params, tags, root=tmp_path) == {"train-a": "unknown",
                                                                  "train-b": "unknown"}
     assert tracking.run_commits(_params(store, "absent-experiment"), tags, root=tmp_path) is None
+
+
+# --- the environment every run records ------------------------------------------------------
+
+
+def _environment_of(store: str, run_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A run's ``vidlab.env.*`` tags, and its ``environment.json`` artifact as tags."""
+    import mlflow
+
+    tags = _get_run(store, run_id).data.tags
+    folder = Path(mlflow.artifacts.download_artifacts(run_id=run_id, tracking_uri=store))
+    table = json.loads((folder / tracking.ENVIRONMENT_ARTIFACT).read_text())
+    return ({k: v for k, v in tags.items() if k.startswith(tracking.TAG_ENV)},
+            {f"{tracking.TAG_ENV}{k}": v for k, v in table.items()})
+
+
+def test_every_run_records_the_environment_as_tags_and_artifact(store: str,
+                                                                 tmp_path: Path) -> None:
+    import av
+
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    params = _params(store, "environment")
+    with tracking.start_run(params, run_name="any", root=tmp_path) as run:
+        pass
+    tags, artifact = _environment_of(store, run.info.run_id)
+    assert tags == artifact
+    codec = ".".join(map(str, av.library_versions["libavcodec"]))
+    assert tags["vidlab.env.python"] == sys.version.split()[0]
+    assert tags["vidlab.env.vidlab"] == __version__
+    assert tags["vidlab.env.ffmpeg.libavcodec"] == codec
+    assert tags["vidlab.env.uv_lock"].startswith("sha256:")
+    for key in ("torch", "torchvision", "lightning", "decord", "av", "dvc", "mlflow", "cpu",
+                "cpu_count", "cpu_usable", "os"):
+        assert tags[f"{tracking.TAG_ENV}{key}"], key
+    parent = tracking.pipeline_parent(params, key="env-parent", root=tmp_path)
+    assert _environment_of(store, parent)[0] == _environment_of(store, parent)[1]
+    assert "vidlab.env.python" in _environment_of(store, parent)[0]
+
+
+def test_a_run_in_a_process_with_torch_records_the_gpu(store: str, tmp_path: Path) -> None:
+    import torch
+
+    with tracking.start_run(_params(store, "environment"), run_name="train",
+                            root=tmp_path) as run:
+        pass
+    tags, artifact = _environment_of(store, run.info.run_id)
+    assert tags == artifact
+    assert tags["vidlab.env.torch_threads"] == str(torch.get_num_threads())
+    if torch.cuda.is_available():
+        assert torch.cuda.get_device_name(0) in tags["vidlab.env.gpu"]
+        assert tags["vidlab.env.cuda"] == torch.version.cuda
+        assert tags["vidlab.env.cudnn"] not in ("none", "unknown")
+    else:
+        assert tags["vidlab.env.gpu"] == "none"
+
+
+def test_a_run_without_torch_neither_imports_it_nor_records_a_gpu(store: str,
+                                                                  tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from vidlab import tracking\n"
+        "from vidlab.config import TrackingParams\n"
+        f"params = TrackingParams(experiment='environment', uri={store!r})\n"
+        f"with tracking.start_run(params, run_name='data', root=Path({str(tmp_path)!r})) as r:\n"
+        "    pass\n"
+        "print(json.dumps([r.info.run_id, 'torch' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=tmp_path)
+    run_id, torch_loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert torch_loaded is False
+    tags, artifact = _environment_of(store, run_id)
+    assert tags == artifact and "vidlab.env.python" in tags
+    assert "vidlab.env.gpu" not in tags and "vidlab.env.torch_threads" not in tags

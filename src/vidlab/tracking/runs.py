@@ -11,14 +11,19 @@ the same provenance tags::
                                 metadata (it holds every video's sha256), the string the summary
                                 report, the EDA page and the dataset card show
     vidlab.processed_fingerprint  the splits and clips cache the run read (their dvc.lock hashes)
+    vidlab.env.<key>            the environment the run ran in (Python, vidlab, torch, FFmpeg,
+                                ..., the uv.lock hash, CPU; GPU, CUDA and cuDNN in runs that
+                                imported torch), also logged whole as ``environment.json``; see
+                                :mod:`vidlab.tracking.environment`
 
 A pipeline can open one parent run and export its id as ``VIDLAB_PARENT_RUN_ID``; runs started by
 child processes then nest under it (see :func:`parent_run_id_from_env`).
 
-Privacy: this module logs only what callers hand it (run name, tags, fingerprint) plus MLflow's
-own context tags (user name, entry-point script). Callers must never pass original file names,
-child ids or exact recording dates, not as tags, params, metrics, run names nor artifacts. The
-dataset fingerprint is a hash and reveals no file names.
+Privacy: this module logs only what callers hand it (run name, tags, fingerprint), the
+environment table (versions, hashes, counts and hardware models; no path, user or host name)
+and MLflow's own context tags (user name, entry-point script). Callers must never pass original
+file names, child ids or exact recording dates, not as tags, params, metrics, run names nor
+artifacts. The dataset fingerprint is a hash and reveals no file names.
 
 mlflow is imported inside the functions that need it: importing it takes seconds and the CLI's
 ``--help`` must stay fast.
@@ -39,6 +44,7 @@ from vidlab.config import TrackingParams
 from vidlab.core.errors import DataError
 from vidlab.core.paths import MLFLOW_DB, project_root
 from vidlab.core.version import VERSION as __version__
+from vidlab.tracking.environment import ENVIRONMENT_ARTIFACT, environment_tags, run_environment
 from vidlab.tracking.versions import git_commit
 
 if TYPE_CHECKING:
@@ -201,12 +207,15 @@ def start_run(
     _set_tracking_uri(uri)
     _use_experiment(params.experiment, uri)
     parent = (parent_run_id or parent_run_id_from_env()) if mlflow.active_run() is None else None
-    all_tags = {**standard_tags(fingerprint, root, processed=processed),
+    env = run_environment(root)
+    all_tags = {**standard_tags(fingerprint, root, processed=processed), **environment_tags(env),
                 **{k: str(v) for k, v in (tags or {}).items()}}
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent, tags=all_tags)
     log.debug("Started MLflow run %s (%s) in %s", run.info.run_id, run_name, uri)
     status = "FINISHED"
     try:
+        mlflow.MlflowClient(tracking_uri=uri).log_dict(run.info.run_id, env,
+                                                       ENVIRONMENT_ARTIFACT)
         yield run
     except KeyboardInterrupt:
         status = "KILLED"
@@ -282,8 +291,11 @@ def pipeline_parent(params: TrackingParams, *, key: str, fingerprint: str | None
         return found
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(params, root))
     experiment = client.get_experiment_by_name(params.experiment)
-    tags = {**standard_tags(fingerprint, root, processed=processed), TAG_PIPELINE: key}
+    env = run_environment(root)
+    tags = {**standard_tags(fingerprint, root, processed=processed), **environment_tags(env),
+            TAG_PIPELINE: key}
     run = client.create_run(experiment.experiment_id, run_name=f"pipeline-{key[:8]}", tags=tags)
+    client.log_dict(run.info.run_id, env, ENVIRONMENT_ARTIFACT)
     client.set_terminated(run.info.run_id, "FINISHED")
     return run.info.run_id
 

@@ -124,7 +124,8 @@ def _reports(splits: pd.DataFrame, files: dict, params) -> dict[str, tuple[type,
             "periods": {"ranges": {s: {"first": "2024-Q1", "last": "2024-Q1"}
                                    for s in ("train", "val", "test")}}}),
         "clips/summary.json": (contracts.ClipsSummary, {
-            "backend": "pyav", "fallback_pyav": 0, "failed": []}),
+            "backend": "pyav", "fallback_pyav": 0, "failed": [],
+            "decoder": "PyAV 14.2.0 (FFmpeg libavcodec 61.3.100)"}),
         "sanity.json": (contracts.SanityReport, {
             "passed": True, "failures": [], "not_proven": [],
             "models": {m: {"label_shuffle": {"status": "passed", "range_top_before": 0.5}}
@@ -397,3 +398,38 @@ def test_the_card_says_what_ingest_faces_did_per_video_without_frames() -> None:
     assert "| `bbbb000000000002` | 24 | 0 | 0 | failed |" in text
     assert "Not removed**: faces in the analysis copy" in "\n".join(
         render.deidentification(inputs))
+
+
+def _section(text: str, title: str) -> str:
+    return text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_card_shows_the_environment_and_the_clips_decoder(outputs: dict) -> None:
+    """The environment table (versions, the uv.lock hash, CPU, GPU) and the decoder the clips
+    summary names; two runs on one machine write the same bytes."""
+    import av
+
+    from vidlab.tracking.environment import environment
+
+    (outputs["root"] / "uv.lock").write_text("version = 1\n")
+    _, text = build(outputs)
+    section = _section(text, "Environment")
+    assert "vidlab.env.<key>" in section and "environment.json" in section
+    for key, value in environment(root=outputs["root"]).items():  # gpu=True adds rows
+        assert f"| {key} | `{value}` |" in section, key
+    codec = ".".join(map(str, av.library_versions["libavcodec"]))
+    assert f"| ffmpeg.libavcodec | `{codec}` |" in section
+    assert "| uv_lock | `sha256:" in section and "| gpu | `" in section
+    assert ("- **Clips cache decoded by**: PyAV 14.2.0 (FFmpeg libavcodec 61.3.100) "
+            "(`reports/clips/summary.json`, `decoder`).") in section
+    assert str(outputs["root"]) not in section
+    assert build(outputs)[1] == text
+
+
+def test_a_missing_clips_summary_leaves_the_decoder_line_missing(outputs: dict) -> None:
+    (outputs["reports"] / "clips" / "summary.json").unlink()
+    result, text = build(outputs)
+    section = _section(text, "Environment")
+    assert "| python | `" in section and "decoded by" not in section
+    assert "_input missing: reports/clips/summary.json" in section
+    assert item(result, "card_complete")["evidence"]["sections_without_input"] >= 1

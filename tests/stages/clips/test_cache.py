@@ -183,3 +183,29 @@ def test_the_stage_keeps_no_pixels_in_memory(clip_params: Params, index_splits: 
     for value in kept:
         assert set(value) == {"video_id", "backend", "clips"}
         assert not any(isinstance(v, np.ndarray) for c in value["clips"] for v in c)
+
+
+def test_the_summary_names_the_decoder_with_its_version(clip_params: Params,
+                                                        index_splits: Path,
+                                                        tmp_path: Path) -> None:
+    """Which decoder built the cache, with its version (the card quotes it); versions only, so
+    the cache's bytes stay the same from run to run on one install."""
+    from vidlab import contracts
+    from vidlab.tracking.environment import decoder_description
+
+    summary = build(clip_params, index_splits, tmp_path / "a")
+    assert summary["decoder"] == decoder_description(summary["backend"])
+    assert summary["decoder"].startswith(("decord 0.", "PyAV "))
+    stored = contracts.read(tmp_path / "a" / "reports" / "summary.json", contracts.ClipsSummary)
+    assert stored.decoder == summary["decoder"]
+    assert json.loads((tmp_path / "a" / "clips" / "clips.json").read_text())["decoder"] == (
+        summary["decoder"])
+
+
+def test_the_decoder_says_where_pyav_stood_in() -> None:
+    from vidlab.tracking.environment import decoder_description
+
+    assert clips_stage._decoder("decord", 0) == decoder_description("decord")
+    assert clips_stage._decoder("decord", 2) == (
+        f"{decoder_description('decord')}; {decoder_description('pyav')} for 2 video(s) "
+        "decord refused")

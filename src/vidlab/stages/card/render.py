@@ -1,6 +1,6 @@
 """The sections of the dataset card that are computed from the inputs: composition,
-de-identification, preprocessing, splits, results, version and rebuild, with the small
-Markdown helpers they share. `stage.card_text` puts them together."""
+de-identification, preprocessing, splits, results, version, environment and rebuild, with the
+small Markdown helpers they share. `stage.card_text` puts them together."""
 
 from __future__ import annotations
 
@@ -322,6 +322,26 @@ def version(inputs: Inputs) -> list[str]:
                 rows.insert(0, [f"`{dep['path']}` (raw)", f"`{dep.get('md5')}`"])
     return lines + (markdown_table(["output", "md5"], rows) if rows
                     else ["_dvc.lock has no hashes yet._"])
+
+
+def environment(inputs: Inputs) -> list[str]:
+    """The environment this card was computed in (versions, the uv.lock hash, CPU, GPU) and the
+    decoder that built the clips cache. Nothing in it varies between two runs on one machine."""
+    from vidlab import tracking
+    from vidlab.tracking.environment import environment as table_of
+
+    table = table_of(gpu=True, root=inputs.root)  # never raises; torch optional
+    lines = ["The environment this card was computed in; each MLflow run records its own "
+             f"(tags `{tracking.TAG_ENV}<key>` and the artifact "
+             f"`{tracking.ENVIRONMENT_ARTIFACT}`), the model runs with their GPU, CUDA and cuDNN.",
+             "", *markdown_table(["component", "value"],
+                                 [[key, f"`{value.replace('|', '/')}`"]
+                                  for key, value in table.items()]), ""]
+    clips = inputs.clips
+    if clips is None:
+        return lines + missing("reports/clips/summary.json, the clips cache's decoder")
+    return lines + [f"- **Clips cache decoded by**: {clips.decoder} "
+                    "(`reports/clips/summary.json`, `decoder`)."]
 
 
 def rebuild(params: Params) -> list[str]:

@@ -6,7 +6,8 @@ Both are computed from the pipeline's own outputs, never typed in by hand:
   (motivation, sources, licence, consent, authors) comes from the ``card`` params, and the card
   says plainly when a field is empty. Counts come from the summary report and the manifest,
   policies from params, leakage from the splits themselves, results from the evaluate stages,
-  hashes from dvc.lock.
+  hashes from dvc.lock, the environment from the machine the card is computed on (versions,
+  uv.lock hash, CPU, GPU) and the clips cache's decoder from the clips summary.
 * ``reports/readiness.json`` and ``reports/readiness.md``: eight Go/No-Go items, each with the
   evidence it was decided on, and an overall verdict (Go only when all eight are Go).
   ``card.fail_on_nogo`` makes a No-Go fail the stage (after both are written).
@@ -114,8 +115,8 @@ def card_complete(params: Params, card: Card) -> dict:
 
 SECTIONS = ("Motivation", "Sources", "Licence and consent", "Collection period", "Composition",
             "De-identification", "Preprocessing and sampling", "Splits and leakage checks",
-            "Baseline results", "Known limitations and biases", "Version", "Rebuild",
-            "Changelog")
+            "Baseline results", "Known limitations and biases", "Version", "Environment",
+            "Rebuild", "Changelog")
 
 
 def _limitations(inputs: Inputs) -> list[str]:
@@ -222,6 +223,7 @@ def card_text(inputs: Inputs, items: dict[str, dict]) -> Card:
         "Baseline results": render.results(inputs),
         "Known limitations and biases": _limitations(inputs),
         "Version": render.version(inputs),
+        "Environment": render.environment(inputs),
         "Rebuild": render.rebuild(p),
         "Changelog": [f"- {entry}" for entry in c.changelog] or [
             f"{render.NOT_FILLED} Add entries to `card.changelog`."],

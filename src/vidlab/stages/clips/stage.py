@@ -14,7 +14,8 @@ Output folder (every byte reproducible, so DVC's cache and citations hold):
   start time, padded, frame indices, and the label columns;
 * ``shards/<split>-NNNNNN.tar``: the same clips as WebDataset samples (``<key>.npy`` +
   ``<key>.json``), ``clips.shard_size`` per shard, training shards in a seeded shuffled order;
-* ``clips.json``: what was sampled, how, and what could not be decoded.
+* ``clips.json``: what was sampled, how, by which decoder (with its version) and what could not
+  be decoded.
 
 A video that fails to decode (or overruns its time limit, ``clips.timeout_s`` plus
 ``clips.timeout_per_gigapixel_s`` per gigapixel) is left out and listed; the stage
@@ -42,6 +43,7 @@ from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import track, worker_count
 from vidlab.data.cache import INDEX_COLUMNS, LABEL_COLUMNS, MARKER, decode_clips, resolve_paths
 from vidlab.media.decode import resolve_backend
+from vidlab.tracking.environment import decoder_description
 
 PARAMS = Declaration(
     "clips",
@@ -280,12 +282,22 @@ def _write_split_shards(folder: Path, split: str, part: pd.DataFrame, handle, si
                 _tar_add(tar, f"{row.key}.json", json.dumps(meta, sort_keys=True).encode())
 
 
+def _decoder(backend: str, fallback: int) -> str:
+    """The decoder that built the cache, with versions (no machine details: the summary stays
+    byte-identical between runs on one install), and PyAV where it stood in."""
+    said = decoder_description(backend)
+    if fallback:
+        said += f"; {decoder_description('pyav')} for {fallback} video(s) {backend} refused"
+    return said
+
+
 def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dict],
              params: Params, backend: str) -> dict:
     p = params.clips
     counts = {split: {"videos": int(index.loc[index["split"] == split, "video_id"].nunique()),
                       "clips": int((index["split"] == split).sum())} for split in SPLIT_NAMES}
     backends = pd.Series([r["backend"] for r in results.values()], dtype=object)
+    fallback = int((backends != backend).sum()) if len(backends) else 0
     return {
         "splits": counts,
         "clips": int(len(index)),
@@ -294,7 +306,8 @@ def _summary(index: pd.DataFrame, failed: dict[str, str], results: dict[int, dic
         "bytes": int(len(index) * p.clip_len * p.size * p.size * 3),
         # what clips.backend meant here ("auto": decord where installed, else PyAV)
         "backend": backend,
-        "fallback_pyav": int((backends != backend).sum()) if len(backends) else 0,
+        "fallback_pyav": fallback,
+        "decoder": _decoder(backend, fallback),
         # which backend served each video (a refusal or failure of decord falls back to PyAV)
         "backend_of": dict(sorted((r["video_id"], r["backend"]) for r in results.values())),
         "failed": [{"video_id": k, "reason": v} for k, v in sorted(failed.items())],
