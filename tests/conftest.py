@@ -250,3 +250,16 @@ def texture_project(texture_videos: dict, tmp_path_factory: pytest.TempPathFacto
     (root / "params.yaml").write_text("# the test's params\n")
     return {"params": params, "splits": root / "splits.csv", "clips": root / "clips",
             "root": root}
+
+
+@pytest.fixture(scope="session")
+def quality_set(demo_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two clean demo videos and one degraded copy of each per quality fault
+    (tests/media/degrade.py), each probed with the default params: name -> manifest row."""
+    from tests.media.degrade import degraded_set
+    from vidlab.media.probe import probe_file
+    from vidlab.stages.probe.stage import limits_of
+
+    limits = limits_of(params_mod.load(ROOT / "params.yaml"))
+    files = degraded_set(demo_dataset, tmp_path_factory.mktemp("degraded"))
+    return {name: probe_file(path, limits) | {"video_id": name} for name, path in files.items()}

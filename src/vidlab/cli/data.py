@@ -121,6 +121,9 @@ def probe(
     reports: Annotated[Path, typer.Option(help="Folder for the probe summary.")] = paths.REPORTS
     / "probe",
     frames: FramesOption = paths.INTERIM / "frames.parquet",
+    quality: Annotated[
+        Path, typer.Option(help="Per-frame quality series to write (docs/quality.md).")
+    ] = paths.INTERIM / "quality.parquet",
     params_file: ParamsOption = paths.PARAMS_FILE,
 ) -> None:
     """Probe and decode every video (all frames, or keyframes with probe.integrity: fast) into
@@ -130,7 +133,8 @@ def probe(
 
     loaded = params_mod.load(params_file)
     summary = manifest_mod.run(loaded, metadata_csv=metadata, videos=videos, manifest=manifest,
-                               normalized=normalized, reports=reports, frames=frames)
+                               normalized=normalized, reports=reports, frames=frames,
+                               series=quality)
     bad = {k: v for k, v in summary["by_status"].items() if k != "ok"}
     typer.echo(f"probe: {summary['ok']} of {summary['videos']} videos ok"
                + (f", problems {bad}" if bad else "")
@@ -279,6 +283,7 @@ def clips(
     counts = ", ".join(f"{name} {c['clips']} clips / {c['videos']} videos"
                        for name, c in summary["splits"].items())
     typer.echo(f"clips: {counts}; shape {summary['clip_shape']} uint8 -> {out}")
+    typer.echo(f"  decoded with {summary['decoder']}")
     if summary["fallback_pyav"]:
         typer.echo(f"  {summary['fallback_pyav']} video(s) decoded by PyAV where "
                    f"{summary['backend']} refused or failed: see 'backend_of' in "

@@ -180,6 +180,28 @@ class ProbeParams(Section):
     max_keyframe_interval_s: Float = Field(5.0, ge=0.1, le=600)
     normalize: Literal["none", "cfr"] = "none"
     cfr_keyframe_interval: Int = Field(15, ge=1, le=600)
+    # picture and timing quality in the same decode (vidlab.media.quality; docs/quality.md)
+    quality: bool = True
+    quality_fps: Float = Field(0.5, gt=0.0, le=240)
+    max_combing: Float = Field(0.02, ge=0.0, le=1.0)  # from here a video counts as interlaced
+    deinterlace: Literal["none", "yadif", "bwdif"] = "none"
+
+
+class QualityThresholds(Section):
+    """Quality warnings of the manifest suite (a warning names the videos; nothing is
+    quarantined). Units: docs/quality.md. Calibrated on the demo and degraded copies of it."""
+
+    min_sharpness: Float = Field(20.0, ge=0.0)
+    max_noise: Float = Field(6.0, ge=0.0)
+    max_blockiness: Float = Field(2.0, ge=0.0)
+    max_dark_share: Float = Field(0.3, ge=0.0, le=1.0)
+    max_bright_share: Float = Field(0.3, ge=0.0, le=1.0)
+    max_flicker: Float = Field(0.05, ge=0.0)
+    max_dropped_frames: Int = Field(2, ge=0)
+    max_fps_changes: Int = Field(0, ge=0)
+    max_av_start_offset_s: Float = Field(0.2, ge=0.0)
+    max_av_duration_offset_s: Float = Field(0.5, ge=0.0)
+    max_interlaced_share: Float = Field(0.5, ge=0.0, le=1.0)
 
 
 class ValidateParams(Section):
@@ -199,6 +221,7 @@ class ValidateParams(Section):
     # ffv1: the lossless copies ingest makes
     allowed_codecs: tuple[Text, ...] = Field(
         ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "mjpeg", "ffv1"), min_length=1)
+    quality: QualityThresholds = QualityThresholds()
 
     @model_validator(mode="after")
     def _check(self) -> Self:

@@ -10,6 +10,7 @@ class ValidationWarning(Model):
 
     expectation: str
     rows: int
+    videos: list[str] = []  # the pseudonyms it failed on
 
 
 class ValidationSummary(Model):

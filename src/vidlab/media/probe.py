@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from vidlab.core.fsutil import sha256_file
+from vidlab.media import quality
 from vidlab.media import signature as sig
 from vidlab.media.reference import (
     Decoded,
@@ -47,6 +48,7 @@ MANIFEST_COLUMNS = (
     "display_height", "rotation", "codec", "pix_fmt", "bit_rate", "gop_mean",
     "keyframe_interval_s", "audio", "audio_codec", "audio_sample_rate", "audio_duration_s",
     "vfr", "decode_errors", "integrity", "status", "reason", "warnings", "normalized_from",
+    *quality.COLUMNS,
 )
 INTEGRITY_MODES = ("full", "fast")
 STATUSES = ("ok", "zero_byte", "unreadable", "no_video_stream", "truncated", "corrupt",
@@ -65,6 +67,9 @@ class Limits:
     integrity: str = "full"  # full | fast (module docstring)
     signature_frames: int = 16  # K frames hashed per video (dedup.frames)
     sheet_frames: int = 6  # thumbnails kept per video (dedup.sheet_frames)
+    quality: bool = True  # picture and timing quality measures (vidlab.media.quality)
+    quality_fps: float = 0.5  # detail frames measured per second of video (at least 8 a video)
+    max_combing: float = 0.02  # comb-tooth share from which a video counts as interlaced
 
 
 def _empty(path: Path) -> dict:
@@ -103,6 +108,8 @@ def probe_file(path: Path, limits: Limits) -> dict:
             return row | {"status": "no_video_stream", "reason": "no video stream"}
         stream = container.streams.video[0]
         ctx = stream.codec_context
+        rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
+        expected = stream.frames or int((container.duration or 0) / 1e6 * rate)
         row.update(
             container_duration_s=container.duration / 1e6 if container.duration else None,
             fps_nominal=_rate(stream.base_rate) or _rate(stream.guessed_rate),
@@ -112,7 +119,9 @@ def probe_file(path: Path, limits: Limits) -> dict:
         )
         _audio(container, row)
     signature, sheet = _pickers(path, limits)
-    feed = (lambda frame: (signature(frame), sheet(frame))) if signature else None
+    meter = quality.QualityMeter(rate, expected, limits.quality_fps) if limits.quality else None
+    fed = [c for c in (signature, sheet, meter) if c is not None]
+    feed = (lambda frame: [c(frame) for c in fed]) if fed else None
     if limits.integrity == "fast":
         decoded, tail = fast_decode(path, on_frame=feed)
     else:
@@ -127,6 +136,9 @@ def probe_file(path: Path, limits: Limits) -> dict:
     if decoded.frames:
         row["duration_s"] = decoded.span_s()
     _timing(row, decoded)
+    if meter is not None:
+        quality.fill(row, decoded, meter, full=limits.integrity == "full",
+                     fps_tolerance=limits.fps_tolerance)
     row = _judge(row, decoded, limits)
     if tail and row["status"] == "ok":
         row.update(status="truncated", reason=tail)
@@ -197,6 +209,7 @@ def fast_decode(path: Path, *, on_frame=None) -> tuple[Decoded, str]:
         except av.error.FFmpegError as exc:
             result.demux_error = type(exc).__name__
         result.data_end_s, result.audio_span_s = ends.data_end(), ends.audio_span()
+        result.audio_offset_s = ends.audio_offset()
         if avi and steps - {1}:
             result.frames_declared = None
     usable = all(p >= 0 for p in stamps) and len(set(stamps)) == len(stamps)
@@ -281,6 +294,9 @@ def _judge(row: dict, decoded: Decoded, limits: Limits) -> dict:
         warnings.append("fps_mismatch")
     if (row["keyframe_interval_s"] or 0) > limits.max_keyframe_interval_s:
         warnings.append("sparse_keyframes")
+    flagged, combed = row.get("interlaced_share") or 0, row.get("combing") or 0
+    if flagged >= 0.5 or combed >= limits.max_combing:
+        warnings.append("interlaced")
     row["warnings"] = ",".join(warnings)
     return row
 
@@ -355,3 +371,4 @@ def read_frames(path: Path, k: int) -> dict[str, tuple[np.ndarray | None, list[b
             signature = signature.reshape(k, sig.PLANES)
         out[video_id] = (signature, list(thumbs or []))
     return out
+

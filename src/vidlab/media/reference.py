@@ -77,6 +77,7 @@ class Decoded:
     video_packets: int = 0  # non-empty video packets demuxed
     data_end_s: float = 0.0  # where the last demuxed video or audio packet ends (seconds)
     audio_span_s: float | None = None  # first to last audio packet end, when there is audio
+    audio_offset_s: float | None = None  # first audio packet's start minus the first video's
     container_duration_s: float | None = None  # what the container's header declares
     frames_declared: int | None = None  # what an MP4/MOV index lists (others only estimate)
 
@@ -154,6 +155,7 @@ def reference_decode(path: str | Path, *, keep_pictures: bool = False, threads: 
         except av.error.FFmpegError as exc:
             result.demux_error = type(exc).__name__
         result.data_end_s, result.audio_span_s = ends.data_end(), ends.audio_span()
+        result.audio_offset_s = ends.audio_offset()
         if avi and steps - {1}:
             result.frames_declared = None
     return result, pictures
@@ -247,7 +249,7 @@ class StreamEnds:
     def __init__(self, start_time: int | None) -> None:
         self._start = (start_time or 0) / 1e6
         self._end: dict[str, float] = {}
-        self._first_audio: float | None = None
+        self._first: dict[str, float] = {}
 
     def add(self, packet: av.Packet) -> None:
         stamp = packet.pts if packet.pts is not None else packet.dts
@@ -257,13 +259,18 @@ class StreamEnds:
         end = float((stamp + (packet.duration or 0)) * packet.time_base)
         kind = packet.stream.type
         self._end[kind] = max(self._end.get(kind, end), end)
-        if kind == "audio" and (self._first_audio is None or start < self._first_audio):
-            self._first_audio = start
+        self._first[kind] = min(self._first.get(kind, start), start)
 
     def data_end(self) -> float:
         return max(self._end.values(), default=self._start) - self._start
 
     def audio_span(self) -> float | None:
-        if self._first_audio is None:
+        if "audio" not in self._first:
             return None
-        return self._end["audio"] - self._first_audio
+        return self._end["audio"] - self._first["audio"]
+
+    def audio_offset(self) -> float | None:
+        """Where the audio starts after the video (seconds; negative: before), or None."""
+        if "audio" not in self._first or "video" not in self._first:
+            return None
+        return self._first["audio"] - self._first["video"]

@@ -125,7 +125,7 @@ def test_stage_writes_a_stable_manifest(tmp_path: Path, params) -> None:
     assert list(frame["video_id"]) == ["a1", "b2"]
     assert summary == {"videos": 2, "ok": 2, "by_status": {"ok": 2},
                        "warnings": {"fps_mismatch": 1, "vfr": 1}, "normalized": 0,
-                       "decoded_frames": 28}
+                       "deinterlaced": 0, "decoded_frames": 28}
 
 
 def test_cfr_normalisation(tmp_path: Path, params) -> None:
@@ -140,7 +140,7 @@ def test_cfr_normalisation(tmp_path: Path, params) -> None:
                  manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
                  reports=tmp_path / "rep")
     row = pd.read_parquet(tmp_path / "m.parquet").iloc[0]
-    assert row["normalized_from"].endswith("vfr.mp4 (vfr)")
+    assert row["normalized_from"].endswith("vfr.mp4 (vfr: cfr)")
     assert not row["vfr"] and row["status"] == "ok"
     assert row["path"] == str(tmp_path / "norm" / "vfr.mp4")
     assert row["fps_avg"] == pytest.approx(1000 / steps[:-1].mean(), rel=0.1)
@@ -235,3 +235,53 @@ def test_fast_integrity_finds_a_last_group_that_stops_decoding(tmp_path: Path) -
     fast = probe_file(path, dataclasses.replace(LIMITS, integrity="fast"))
     assert fast["status"] in ("truncated", "corrupt"), fast
     assert probe_file(path, LIMITS)["status"] in ("truncated", "corrupt")
+
+
+def test_deinterlace_treats_the_interlaced_video_and_records_it(tmp_path: Path, params) -> None:
+    from tests.media.degrade import interlaced
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    cells = np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    texture = np.kron(cells, np.ones((8, 8, 1), np.uint8))  # flat 8 x 8 cells, sharp edges
+    moving = [np.roll(texture, 2 * i, axis=1)[:, :128] for i in range(40)]
+    write_video(tmp_path / "source.mp4", moving, fps=30)
+    interlaced(tmp_path / "source.mp4", videos / "i1.mp4")
+    write_video(videos / "p2.mp4", moving, fps=30)
+    original = (videos / "i1.mp4").read_bytes()
+    treat = replace(params, probe=replace(params.probe, deinterlace="yadif"))
+    summary = manifest.run(treat, metadata_csv=write_meta(tmp_path, videos), videos=videos,
+                           manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
+                           reports=tmp_path / "rep")
+    rows = pd.read_parquet(tmp_path / "m.parquet").set_index("video_id")
+    assert rows.loc["i1", "normalized_from"].endswith("i1.mp4 (interlaced: cfr+yadif)")
+    assert rows.loc["i1", "path"] == str(tmp_path / "norm" / "i1.mp4")
+    assert rows.loc["i1", "interlaced_share"] == 0 and rows.loc["i1", "combing"] < 0.005
+    assert "interlaced" not in rows.loc["i1", "warnings"]
+    assert rows.loc["i1", "frames_decoded"] == 20  # one frame out per frame in
+    assert rows.loc["p2", "normalized_from"] == ""  # progressive: left alone
+    assert summary["deinterlaced"] == 1 and summary["normalized"] == 1
+    assert (videos / "i1.mp4").read_bytes() == original
+    before = probe_file(videos / "i1.mp4", manifest.limits_of(params))
+    assert before["interlaced_share"] == 1 and before["combing"] > 0.05
+
+
+def test_quality_side_table_has_every_frame(tmp_path: Path, params) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "a1.mp4", frames(20), fps=15)
+    write_video(videos / "b2.mp4", frames(8), fps=15, pts_ms=[0, 67, 133, 200, 400, 467, 533,
+                                                               600])
+    manifest.run(params, metadata_csv=write_meta(tmp_path, videos), videos=videos,
+                 manifest=tmp_path / "m.parquet", normalized=tmp_path / "norm",
+                 reports=tmp_path / "rep", series=tmp_path / "q.parquet")
+    table = pd.read_parquet(tmp_path / "q.parquet")
+    rows = pd.read_parquet(tmp_path / "m.parquet").set_index("video_id")
+    counts = table.groupby("video_id").size()
+    assert counts["a1"] == rows.loc["a1", "frames_decoded"] == 20
+    b2 = table[table["video_id"] == "b2"]
+    assert list(b2["missing_before"]) == [0, 0, 0, 0, 2, 0, 0, 0]
+    assert rows.loc["b2", "dropped_frames"] == 2
+    assert b2["t"].tolist() == pytest.approx([0, 0.067, 0.133, 0.2, 0.4, 0.467, 0.533, 0.6],
+                                             abs=1e-3)
+    assert b2["brightness"].notna().all() and b2["sharpness"].notna().sum() >= 1

@@ -38,12 +38,12 @@ def test_clean_data_passes_and_builds_data_docs(stage) -> None:
     assert set(first) == {"headline.json", "index.html", "quarantine.csv", "results.json",
                           "summary.json"}
     assert summary["passed"] and summary["expectations_failed"] == 0
-    assert summary["expectations"] == 22
+    assert summary["expectations"] == 34
     index = stage.tmp / "reports" / "docs" / "index.html"
     html = index.read_text()
     assert all(name in html for name in ("metadata", "labels", "manifest"))
     offline = (stage.tmp / "reports" / "index.html").read_text()
-    assert "Validation PASSED" in offline and offline.count("<tr class=pass>") == 22
+    assert "Validation PASSED" in offline and offline.count("<tr class=pass>") == 34
     assert quarantined(stage.tmp) == []
 
 
@@ -91,7 +91,7 @@ def test_age_gap_is_a_warning_not_a_quarantine(stage) -> None:
     assert summary["passed"] and quarantined(stage.tmp) == []
     assert summary["warnings"] == [{"expectation":
                                     "labels.expect_column_values_to_be_between(age_gap)",
-                                    "rows": 1}]
+                                    "rows": 1, "videos": ["v0007"]}]
 
 
 def test_missing_class_stops_the_stage(stage) -> None:

@@ -1,10 +1,12 @@
 """The `probe` stage: one manifest row per de-identified video, optional CFR normalisation.
 
-Outputs: ``data/interim/manifest.parquet`` (probe.MANIFEST_COLUMNS, in that order),
-``data/interim/frames.parquet`` (each video's dedup signature and contact-sheet thumbnails, from
-the same decode: :func:`vidlab.media.probe.write_frames`),
-``data/interim/normalized/`` (re-encoded files when ``probe.normalize: cfr``; else only a marker)
-and ``reports/probe/summary.json`` (counts by status and warning).
+Outputs: ``data/interim/manifest.parquet`` (probe.MANIFEST_COLUMNS, in that order, the quality
+columns of :mod:`vidlab.media.quality` among them), ``data/interim/frames.parquet`` (each
+video's dedup signature and contact-sheet thumbnails, from the same decode:
+:func:`vidlab.media.probe.write_frames`), ``data/interim/quality.parquet`` (the per-frame quality
+series: :func:`vidlab.media.quality.write_series`), ``data/interim/normalized/`` (re-encoded files
+when ``probe.normalize: cfr`` or ``probe.deinterlace`` asks for them; else only a marker) and
+``reports/probe/summary.json`` (counts by status and warning).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import JOURNAL_PREFIX, OutputSet
 from vidlab.core.progress import worker_count
-from vidlab.media.probe import MANIFEST_COLUMNS, Limits, probe_all, probe_file, write_frames
+from vidlab.media import quality
+from vidlab.media.probe import (
+    MANIFEST_COLUMNS,
+    Limits,
+    probe_all,
+    probe_file,
+    write_frames,
+)
 
 PARAMS = Declaration(
     "probe",
@@ -38,9 +47,9 @@ log = logging.getLogger(__name__)
 NORMALIZED_MARKER = ".vidlab-probe"
 INT_COLUMNS = ("size_bytes", "frames_declared", "frames_decoded", "width", "height",
                "display_width", "display_height", "rotation", "bit_rate", "audio_sample_rate",
-               "decode_errors")
+               "decode_errors", *quality.INT_COLUMNS)
 FLOAT_COLUMNS = ("duration_s", "container_duration_s", "fps_avg", "fps_nominal", "gop_mean",
-                 "keyframe_interval_s", "audio_duration_s")
+                 "keyframe_interval_s", "audio_duration_s", *quality.FLOAT_COLUMNS)
 BOOL_COLUMNS = ("audio", "vfr")
 
 
@@ -48,7 +57,8 @@ def limits_of(params: Params) -> Limits:
     p = params.probe
     return Limits(p.frame_tolerance, p.vfr_tolerance, p.fps_tolerance, p.max_keyframe_interval_s,
                   truncation_tolerance=p.truncation_tolerance, integrity=p.integrity,
-                  signature_frames=params.dedup.frames, sheet_frames=params.dedup.sheet_frames)
+                  signature_frames=params.dedup.frames, sheet_frames=params.dedup.sheet_frames,
+                  quality=p.quality, quality_fps=p.quality_fps, max_combing=p.max_combing)
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -65,23 +75,73 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int) -> None:
+def normalize_cfr(src: Path, dst: Path, *, fps: float, keyframe_interval: int,
+                  deinterlace: str = "none") -> None:
     """Re-encode to constant ``fps`` by timestamp: output frame i shows the latest source frame
     at or before i / fps, so VFR sources keep their timing. Frames are taken as a player shows
-    them (display order, display matrix applied), so the new file is upright without a matrix."""
+    them (display order, display matrix applied), so the new file is upright without a matrix.
+    With ``deinterlace`` (yadif or bwdif) every frame first goes through that FFmpeg filter, one
+    output frame per input frame."""
     from vidlab.media.encode import write_video
     from vidlab.media.reference import reference_decode
 
-    decoded, pictures = reference_decode(src, keep_pictures=True)
-    times = decoded.times()
+    if deinterlace == "none":
+        decoded, pictures = reference_decode(src, keep_pictures=True)
+        times = decoded.times()
+    else:
+        times, pictures = deinterlaced(src, deinterlace)
     count = int(np.floor(times[-1] * fps)) + 1
     picks = np.searchsorted(times, np.arange(count) / fps + 1e-6, side="right") - 1
     rate = max(1, round(fps))
     write_video(dst, (pictures[i] for i in picks), fps=rate, crf=18, gop=keyframe_interval)
 
 
+def deinterlaced(src: Path, method: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every frame through FFmpeg's ``method`` filter (yadif or bwdif: one frame out per frame
+    in, field order from the stream, every frame treated), as displayed pictures with their
+    times (seconds from the first)."""
+    import av
+
+    from vidlab.media.reference import displayed, turns
+
+    pictures, stamps, rotation = [], [], None
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        graph = av.filter.Graph()
+        chain = [graph.add_buffer(template=stream),
+                 graph.add(method, "mode=send_frame:parity=auto:deint=all"),
+                 graph.add("buffersink")]
+        chain[0].link_to(chain[1])
+        chain[1].link_to(chain[2])
+        graph.configure()
+
+        def drain() -> None:
+            while True:
+                try:
+                    out = graph.vpull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    return
+                pictures.append(displayed(out, rotation))
+
+        for frame in container.decode(stream):
+            if rotation is None:
+                rotation = turns(frame.rotation) * 90
+            stamps.append(None if frame.pts is None else float(frame.pts * stream.time_base))
+            graph.vpush(frame)
+            drain()
+        graph.vpush(None)
+        drain()
+        rate = float(stream.average_rate or stream.guessed_rate or 30)
+    if None in stamps or len(stamps) != len(pictures):
+        times = np.arange(len(pictures)) / rate
+    else:
+        times = np.array(stamps) - stamps[0]
+    return times, pictures
+
+
 def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, normalized: Path,
-        reports: Path, frames: Path | None = None) -> dict:
+        reports: Path, frames: Path | None = None, series: Path | None = None) -> dict:
     """Probe every video the de-identified metadata lists; returns the summary counts."""
     params = PARAMS.view(params)
     if not Path(metadata_csv).is_file():
@@ -111,6 +171,7 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         tmp = outputs.folder(Path(normalized), marker=NORMALIZED_MARKER)
         manifest_tmp = outputs.file(Path(manifest))
         frames_tmp = outputs.file(Path(frames or Path(manifest).with_name("frames.parquet")))
+        quality_tmp = outputs.file(Path(series or Path(manifest).with_name("quality.parquet")))
         summary_tmp = outputs.file(Path(reports) / "summary.json")
         headline_tmp = outputs.file(Path(reports) / "headline.json")
         rows = probe_all(paths, limits, workers=worker_count(params.probe.workers, len(paths)),
@@ -120,11 +181,12 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
         for row, video_id in zip(rows, meta["video_id"], strict=True):
             row["video_id"] = video_id
         (tmp / NORMALIZED_MARKER).write_text("Written by `vidlab probe`.\n")
-        if params.probe.normalize == "cfr":
+        if params.probe.normalize == "cfr" or params.probe.deinterlace != "none":
             rows = [_normalized(row, tmp, normalized, params, limits) for row in rows]
         frame = to_frame(rows)
         frame.to_parquet(manifest_tmp, index=False, engine="pyarrow")
         write_frames(frames_tmp, rows)
+        quality.write_series(quality_tmp, rows)
         summary = _summary(frame)
         contracts.write(summary_tmp, contracts.ProbeSummary, summary, atomic=False, indent=2)
         write_headline(headline_tmp, {"videos": summary["videos"],
@@ -133,19 +195,24 @@ def run(params: Params, *, metadata_csv: Path, videos: Path, manifest: Path, nor
 
 
 def _normalized(row: dict, tmp: Path, final: Path, params: Params, limits: Limits) -> dict:
-    flagged = set(filter(None, row["warnings"].split(","))) & {"vfr", "sparse_keyframes"}
-    if row["status"] != "ok" or not flagged:
+    p = params.probe
+    warned = set(filter(None, row["warnings"].split(",")))
+    flagged = warned & {"vfr", "sparse_keyframes"} if p.normalize == "cfr" else set()
+    method = p.deinterlace if "interlaced" in warned else "none"
+    if row["status"] != "ok" or not (flagged or method != "none"):
         return row
     dst = tmp / f"{row['video_id']}.mp4"
     # The measured average rate: a VFR file's nominal rate is its finest tick (e.g. 30 for
     # frames 33-100 ms apart), which would duplicate most frames.
     normalize_cfr(Path(row["path"]), dst, fps=row["fps_avg"] or row["fps_nominal"] or 15.0,
-                  keyframe_interval=params.probe.cfr_keyframe_interval)
+                  keyframe_interval=p.cfr_keyframe_interval, deinterlace=method)
     new = probe_file(dst, limits)
+    reasons = sorted(flagged | ({"interlaced"} if method != "none" else set()))
+    treatment = ["cfr"] + ([method] if method != "none" else [])
     new.update(video_id=row["video_id"], path=str(final / dst.name),
-               normalized_from=f"{row['path']} ({'+'.join(sorted(flagged))})")
-    log.info("probe: re-encoded %s to constant frame rate (%s)", row["video_id"],
-             ", ".join(sorted(flagged)))
+               normalized_from=f"{row['path']} ({'+'.join(reasons)}: {'+'.join(treatment)})")
+    log.info("probe: re-encoded %s (%s: %s)", row["video_id"], ", ".join(reasons),
+             ", ".join(treatment))
     return new
 
 
@@ -157,5 +224,6 @@ def _summary(frame: pd.DataFrame) -> dict:
         "by_status": dict(sorted(Counter(frame["status"]).items())),
         "warnings": dict(sorted(warnings.items())),
         "normalized": int((frame["normalized_from"] != "").sum()),
+        "deinterlaced": int(frame["normalized_from"].str.contains(r"\+(?:yadif|bwdif)\)").sum()),
         "decoded_frames": int(frame["frames_decoded"].fillna(0).sum()),
     }

@@ -39,7 +39,7 @@ from vidlab.stages.validate.datadocs import make_offline, offline_page
 PARAMS = Declaration(
     "validate",
     outputs=("base.classes", "ingest.domains", "ingest.age_bins", "probe.frame_tolerance",
-             "validate"),
+             "probe.max_combing", "validate"),
 )
 
 
@@ -65,6 +65,7 @@ def expectation_parameters(params: Params) -> dict:
         "min_fps": v.min_fps, "max_fps": v.max_fps, "min_side": v.min_side,
         "max_side": v.max_side, "min_frames_ratio": 1 - tol, "max_frames_ratio": 1 + tol,
         "allowed_codecs": list(v.allowed_codecs),
+        **v.quality.model_dump(), "max_combing": params.probe.max_combing,
     }
 
 
@@ -79,11 +80,20 @@ def frames(metadata: pd.DataFrame, manifest: pd.DataFrame,
     shares = labels["label"].value_counts(normalize=True)
     labels["label_fraction"] = labels["label"].map(shares).where(labels["label"].isin(classes))
     labels["age_gap"] = labels["child_age"] - labels["milestone_age"]
+    return {"metadata": meta, "labels": labels, "manifest": manifest_batch(manifest)}
+
+
+def manifest_batch(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The manifest with the columns its suite checks beside the probe's: decoded over declared
+    frames, and the audio offsets' sizes (warned on either side)."""
     probed = manifest.copy()
     declared = probed["frames_declared"].astype("float64")
     decoded = probed["frames_decoded"].astype("float64")
     probed["frames_ratio"] = decoded / declared.where(declared > 0)
-    return {"metadata": meta, "labels": labels, "manifest": probed}
+    for column in ("av_start_offset_s", "av_duration_offset_s"):
+        if column in probed:
+            probed[f"{column}_abs"] = pd.to_numeric(probed[column], errors="coerce").abs()
+    return probed
 
 
 def run_suites(batches: dict[str, pd.DataFrame], suite_dir: Path, parameters: dict,
@@ -145,7 +155,9 @@ def collect(results: dict) -> dict:
                 continue
             row_level = meta.get("scope") == "row" and bool(rows)
             if meta.get("severity") == "warning":
-                warnings.append({"expectation": name, "rows": len(rows)})
+                # pseudonyms only (the manifest has no other id), so the warning can name them
+                videos = sorted({str(r["video_id"]) for r in rows if r.get("video_id")})
+                warnings.append({"expectation": name, "rows": len(rows), "videos": videos})
             elif row_level:
                 column = config.kwargs.get("column", "")
                 quarantine += [{"stage": "validate", "line": "", "video_id": r["video_id"],
@@ -248,4 +260,6 @@ def print_summary(summary: dict, echo) -> None:
          f"{summary['quarantined_by_validate']} here ({summary['quarantined_fraction']:.1%})")
     for warning in summary["warnings"]:
         echo(f"  warning: {warning['expectation']} ({warning['rows']} rows)")
+    if summary["warnings"]:
+        echo("  the videos each warning names: summary.json beside the results")
 
