@@ -34,6 +34,9 @@ def eda(
                                                   "per annotation task (statistics, overlays, "
                                                   "GIFs). Missing: no annotation views.")] = (
         paths.INTERIM / "annotations.parquet"),
+    quality: Annotated[Path, typer.Option(help="The probe's per-frame quality series (the "
+                                              "quality section's time plots).")] = (
+        paths.INTERIM / "quality.parquet"),
     weights: Annotated[Path | None, typer.Option(help="State dict of eda.embedding_model "
                                                      "(default: models/<it>/model.pt).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the views and index.html.")] = (
@@ -50,7 +53,7 @@ def eda(
     chosen = weights or paths.MODELS / loaded.eda.embedding_model / "model.pt"
     summary = eda_mod.run(loaded, manifest=manifest, splits=splits, quarantine=quarantine,
                           duplicates=duplicates, clips=clips, weights=chosen, out=out,
-                          metadata=metadata, annotations=annotations)
+                          metadata=metadata, annotations=annotations, series=quality)
     if summary["annotations"]:
         shown = "annotations: " + ", ".join(summary["annotations"])
     else:  # not an error: a dataset without annotations has no annotation views

@@ -56,6 +56,7 @@ from vidlab.core.errors import ParamsError
 M = TypeVar("M", bound=BaseModel)
 
 __all__ = [
+    "quality_thresholds",
     "AUGMENT_GROUPS", "CROPS", "NETWORKS", "SECTIONS", "SPLIT_NAMES",
     "AnnotationsParams", "AugmentParams", "BaseParams", "CardParams", "ClassicalParams",
     "ClipsParams", "DataParams",
@@ -103,6 +104,12 @@ with warnings.catch_warnings():  # the 'validate' section shadows BaseModel.vali
 # section name -> its model, in params.yaml's order
 SECTIONS: dict[str, type[Section]] = {name: field.annotation
                                       for name, field in Params.model_fields.items()}
+
+
+def quality_thresholds(params: Params) -> dict[str, float]:
+    """The quality warnings' thresholds (``validate.quality`` and ``probe.max_combing``), by the
+    names :data:`vidlab.media.thresholds.WARNED` and the manifest suite use."""
+    return {**params.validate.quality.model_dump(), "max_combing": params.probe.max_combing}
 
 
 def replace(model: M, **changes: Any) -> M:

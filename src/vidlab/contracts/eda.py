@@ -50,3 +50,7 @@ class EdaSummary(Model):
     # per annotation task present (segments, boxes, tracks, masks, captions): its numbers and
     # figures; {} when the stage was run without an annotations table (or an empty one)
     annotations: dict[str, dict] = {}
+    # the probe's quality measures against their warning thresholds: measured (decodable
+    # videos), per measure its threshold, side, videos measured and past it, and quantiles;
+    # flagged: every video past a threshold with its reasons
+    quality: dict = {}

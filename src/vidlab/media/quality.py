@@ -362,3 +362,4 @@ def write_series(path: Path, rows: list[dict]) -> None:
                        types.get(name, pa.float32()), from_pandas=True)
         for name, values in parts.items()})
     pq.write_table(table, path)
+

@@ -433,3 +433,29 @@ def test_a_missing_clips_summary_leaves_the_decoder_line_missing(outputs: dict) 
     assert "| python | `" in section and "decoded by" not in section
     assert "_input missing: reports/clips/summary.json" in section
     assert item(result, "card_complete")["evidence"]["sections_without_input"] >= 1
+
+
+def test_the_limitations_cite_the_share_past_each_quality_threshold(outputs: dict) -> None:
+    from vidlab.media import quality
+
+    manifest = pd.read_parquet(outputs["manifest"])
+    for column in quality.COLUMNS:
+        manifest[column] = 0.0
+    manifest["sharpness"] = 200.0
+    manifest.loc[[2, 7, 9], "sharpness"] = 5.0  # three blurred videos
+    manifest.loc[4, "flicker"] = 0.2
+    manifest.loc[5, "av_start_offset_s"] = -0.4  # audio early: its size counts
+    manifest.loc[6, "noise"] = None  # not measured: not judged
+    manifest.to_parquet(outputs["manifest"])
+    section = _section(build(outputs)[1], "Known limitations and biases")
+    line = next(x for x in section.splitlines() if x.startswith("- **Picture quality**"))
+    assert "sharpness below 20: 3 of 12 (25.0%)" in line
+    assert "flicker above 0.05: 1 of 12 (8.3%)" in line
+    assert "av_start_offset_s more than ± 0.2: 1 of 12 (8.3%)" in line
+    assert "noise above 6: 0 of 11 (0.0%)" in line
+    assert "combing above 0.02: 0 of 12" in line
+
+
+def test_without_quality_columns_the_card_says_nothing_of_picture_quality(outputs) -> None:
+    section = _section(build(outputs)[1], "Known limitations and biases")
+    assert "Picture quality" not in section  # a manifest from before the measures

@@ -71,6 +71,7 @@ def made(eda_inputs: dict) -> dict:
 def test_every_view_is_drawn_and_on_the_page(made: dict, eda_inputs: dict) -> None:
     out, summary = made["out"], made["summary"]
     expected = {"distributions.png", "class_counts.png", "outliers.png", "preprocessing.png",
+                "quality.png", "quality_outliers.png", "quality_series.png",
                 "augmentation.png", "tsne_model.png", "tsne_classical.png",
                 "sheets/achieved.png", "sheets/not_achieved.png", "gifs/achieved_1.gif",
                 "gifs/achieved_2.gif", "gifs/not_achieved_1.gif", "gifs/not_achieved_2.gif"}

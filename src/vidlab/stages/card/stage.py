@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from vidlab import contracts
-from vidlab.config import Params
+from vidlab.config import Params, quality_thresholds
 from vidlab.config.declare import Declaration
 from vidlab.core.errors import VidlabError
 from vidlab.core.fsutil import atomic_write_text
@@ -153,6 +153,7 @@ def _limitations(inputs: Inputs) -> list[str]:
                      "differences between models within them are not evidence.")
     if inputs.probe is not None and inputs.probe.warnings:
         lines.append(f"- **Recording quality**: probe warnings {inputs.probe.warnings}.")
+    lines += _quality(inputs)
     lines += _duplicates(inputs)
     if inputs.manifest is not None:
         sources = inputs.manifest.groupby(["width", "height", "codec"]).size()
@@ -164,6 +165,26 @@ def _limitations(inputs: Inputs) -> list[str]:
         lines.append("- **Synthetic data**: the demo's label lives in its synthetic motion; "
                      "results on it say nothing about real children.")
     return lines
+
+
+def _quality(inputs: Inputs) -> list[str]:
+    """The share of decodable videos past each quality warning's threshold (the manifest
+    suite's warnings: the same videos the validation summary names)."""
+    from vidlab.media.thresholds import judged
+
+    manifest = inputs.manifest
+    if manifest is None or "sharpness" not in manifest:
+        return []
+    found = judged(manifest, quality_thresholds(inputs.params))
+    if not any(j["measured"] for j in found.values()):
+        return ["- **Picture quality**: not measured (`probe.quality: false`)."]
+    side = {"below": "below", "above": "above", "apart": "more than ±"}
+    parts = [f"{measure} {side[j['side']]} {j['threshold']:g}: {len(j['videos'])} of "
+             f"{j['measured']} ({len(j['videos']) / j['measured']:.1%})"
+             for measure, j in found.items() if j["measured"]]
+    return [f"- **Picture quality** (the probe's measures, warning thresholds in "
+            f"`validate.quality`; the videos are named in the validation summary and the EDA "
+            f"page): {'; '.join(parts)}."]
 
 
 def _duplicates(inputs: Inputs, shown: int = 10) -> list[str]:

@@ -103,6 +103,46 @@ def _outliers(s: dict, sizes: dict) -> list[str]:
     return parts
 
 
+def _quality(s: dict, sizes: dict) -> list[str]:
+    q = s.get("quality") or {}
+    parts = ["<h2>Video quality</h2>"]
+    if not q.get("measured"):
+        return parts + ["<p>No quality measures: the probe ran with <code>probe.quality: "
+                        "false</code>, or no video decodes.</p>"]
+    parts += [
+        "<p>Measured by the probe in its one decode of each video (units and methods: the "
+        "README's quality section). A video past a threshold gets a warning from the manifest "
+        "suite (<code>validate.quality</code>, <code>probe.max_combing</code>); nothing is "
+        "quarantined for quality. These are the same videos the validation summary and the "
+        "dataset card count.</p>",
+        _figure("quality.png", "Histograms of each quality measure with its threshold",
+                "One panel per measure over the decodable videos; the dashed line is the "
+                "warning threshold and the title counts the videos past it. A long tail past "
+                "the line is a group of recordings to look at (one phone, one room, one "
+                "messenger app).", sizes["quality.png"]),
+        _table([[m["name"], f"{'≥' if m['side'] == 'below' else '≤'} {m['threshold']:g}"
+                 if m["side"] != "apart" else f"|x| ≤ {m['threshold']:g}",
+                 m["measured"], m["past"],
+                 "" if m["share"] is None else f"{m['share']:.1%}",
+                 *("" if m[k] is None else f"{m[k]:.4g}" for k in ("p05", "median", "p95"))]
+                for m in q["measures"].values()],
+               ["measure", "expected", "videos measured", "past it", "share", "5 %", "median",
+                "95 %"]),
+        _figure("quality_outliers.png", "Gallery of the videos past a quality threshold",
+                "Each video past a threshold: its first, middle and last frame with every "
+                "reason (value and threshold). Check that the picture agrees: a blurred or "
+                "dark video should look so.", sizes["quality_outliers.png"]),
+        _figure("quality_series.png", "Per-frame brightness and sharpness of those videos",
+                "Per frame of each of those videos: mean brightness (blue; a regular saw is "
+                "flicker), the sampled frames' sharpness (orange dots) and dotted red lines "
+                "where the timestamps jump (dropped frames).", sizes["quality_series.png"]),
+    ]
+    if q["flagged"]:
+        parts.append(_table([[f["video_id"], "; ".join(f["reasons"])] for f in q["flagged"]],
+                            ["video", "why"]))
+    return parts
+
+
 def _value(measure: str, value: float | None) -> str:
     return "" if value is None else MEASURES[measure][1](float(value))
 
@@ -279,7 +319,7 @@ def index_html(summary: dict, sizes: dict[str, tuple[int, int]]) -> str:
              _table([[split, *counts.values()] for split, counts in
                      s["class_counts"]["per_split"].items()],
                     ["split", *s["class_counts"]["overall"]]),
-             *_outliers(s, sizes), *_classes(s, sizes), *_annotations(s, sizes),
-             *_models(s, sizes)]
+             *_outliers(s, sizes), *_quality(s, sizes), *_classes(s, sizes),
+             *_annotations(s, sizes), *_models(s, sizes)]
     return ("<!doctype html><html><head><meta charset='utf-8'><title>vidlab EDA</title>"
             f"<style>{STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>\n")

@@ -10,6 +10,9 @@ trained 2D model it draws:
   :mod:`vidlab.stages.eda.outliers`), odd frame rates (off the median by more than
   ``eda.odd_fps_tolerance``, or variable) and flagged files (probe warnings, near-duplicate
   clusters, validation quarantine), each with its first, middle and last frame;
+* ``quality.png``, ``quality_outliers.png`` and ``quality_series.png``: the probe's quality
+  measures against their warning thresholds, the videos past one (with the reason) and their
+  per-frame series (see :mod:`vidlab.stages.eda.quality`);
 * ``sheets/<class>.png`` (a contact sheet per class) and ``gifs/<class>_<k>.gif``;
 * ``preprocessing.png``: each raw frame beside the cached model input made from it;
 * ``augmentation.png``: one cached training clip under each augmentation on its own (at its
@@ -36,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab import contracts
-from vidlab.config import Params
+from vidlab.config import Params, quality_thresholds
 from vidlab.config.declare import LOADING, Declaration
 from vidlab.core.errors import DataError
 from vidlab.core.fsutil import atomic_dir
@@ -46,6 +49,7 @@ from vidlab.stages.eda.embeddings import embeddings
 from vidlab.stages.eda.outliers import outliers
 from vidlab.stages.eda.page import index_html
 from vidlab.stages.eda.preprocess import augmentation, preprocessing
+from vidlab.stages.eda.quality import quality_views
 from vidlab.stages.eda.views import class_counts, class_sheets, distributions
 from vidlab.tracking.pipeline import inputs_hash
 
@@ -53,7 +57,7 @@ PARAMS = Declaration(
     "eda",
     outputs=("base", "clips", "augment", "loader.batch_size", "train.depth", "train.width",
              "train.pool", "train.r2plus1d_variant", "train.r2plus1d_width", "classical", "eda",
-             "card.title"),
+             "card.title", "validate.quality", "probe.max_combing"),
     runtime=LOADING,
 )
 
@@ -84,7 +88,7 @@ def _read_inputs(manifest: Path, splits: Path, quarantine: Path, duplicates: Pat
 
 def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, duplicates: Path,
         clips: Path, weights: Path | None, out: Path, metadata: Path | None = None,
-        annotations: Path | None = None) -> dict:
+        annotations: Path | None = None, series: Path | None = None) -> dict:
     """Write every view into ``out`` (atomically) and return the summary.
 
     ``annotations`` (the aligned table) adds a section per annotation task; without it, or when
@@ -101,6 +105,8 @@ def run(params: Params, *, manifest: Path, splits: Path, quarantine: Path, dupli
         summary["distributions"] = distributions(videos, tmp)
         summary["class_counts"] = class_counts(table, params, tmp)
         summary["outliers"] = outliers(videos, flagged, clusters, params, clips, tmp)
+        summary["quality"] = quality_views(videos, quality_thresholds(params), series,
+                                           params.eda.outliers, tmp)
         summary["classes"] = class_sheets(table, videos, params, tmp)
         redecoded = preprocessing(table, videos, params, clips, tmp)
         augmented = augmentation(params, clips, tmp)

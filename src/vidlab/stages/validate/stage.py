@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from vidlab import contracts
-from vidlab.config import Params
+from vidlab.config import Params, quality_thresholds
 from vidlab.config.declare import Declaration
 from vidlab.contracts.headline import write_headline
 from vidlab.core.errors import DataError
@@ -65,7 +65,7 @@ def expectation_parameters(params: Params) -> dict:
         "min_fps": v.min_fps, "max_fps": v.max_fps, "min_side": v.min_side,
         "max_side": v.max_side, "min_frames_ratio": 1 - tol, "max_frames_ratio": 1 + tol,
         "allowed_codecs": list(v.allowed_codecs),
-        **v.quality.model_dump(), "max_combing": params.probe.max_combing,
+        **quality_thresholds(params),
     }
 
 
