@@ -110,6 +110,25 @@ def audio_shifted(src: Path, dst: Path, seconds: float = 0.5) -> Path:
     return dst
 
 
+def audio_cut(src: Path, dst: Path, keep: float = 0.5) -> Path:
+    """The same packets, the audio stopping after ``keep`` of it (a recorder that lost it)."""
+    with av.open(str(src)) as inp:
+        audio = inp.streams.audio[0]
+        end = float(audio.duration * audio.time_base) if audio.duration else float(
+            inp.duration / 1e6)
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams
+                   if s.type in ("video", "audio")}
+        for packet in inp.demux(list(inp.streams)):
+            if packet.dts is None or packet.stream.index not in streams:
+                continue
+            if packet.stream.type == "audio" and float(packet.pts * packet.time_base) > keep * end:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
+
+
 def interlaced(src: Path, dst: Path) -> Path:
     """Two consecutive frames woven into one (even rows from the first, odd from the second,
     which a hand-held camera's pan has moved 3 pixels), encoded as interlaced H.264 (top field
@@ -139,7 +158,8 @@ def interlaced(src: Path, dst: Path) -> Path:
 VARIANTS = {
     "blurred": blurred, "noised": noised, "recompressed": recompressed, "dark": dark,
     "bright": bright, "flickering": flickering, "dropped": dropped,
-    "rate_changed": rate_changed, "audio_shifted": audio_shifted, "interlaced": interlaced,
+    "rate_changed": rate_changed, "audio_shifted": audio_shifted, "audio_cut": audio_cut,
+    "interlaced": interlaced,
 }
 
 

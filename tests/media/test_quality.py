@@ -25,13 +25,14 @@ RANKS = {
     "dropped_frames": ("dropped", True),
     "fps_changes": ("rate_changed", True),
     "av_start_offset_s": ("audio_shifted", True),  # by its size
+    "av_duration_offset_s": ("audio_cut", True),  # by its size
     "interlaced_share": ("interlaced", True),
     "combing": ("interlaced", True),
 }
 
 
 def test_every_column_is_ranked() -> None:
-    assert set(RANKS) | {"flicker_hz", "longest_gap_s", "av_duration_offset_s"} == set(
+    assert set(RANKS) | {"flicker_hz", "longest_gap_s"} == set(
         quality.COLUMNS)
 
 
@@ -41,7 +42,7 @@ def test_each_measure_ranks_the_degraded_copy_below_its_original(measure, qualit
     for k in (0, 1):
         clean, bad = quality_set[f"clean{k}"][measure], quality_set[f"{variant}{k}"][measure]
         assert clean is not None and bad is not None, (measure, k, clean, bad)
-        if measure == "av_start_offset_s":
+        if measure in ("av_start_offset_s", "av_duration_offset_s"):
             clean, bad = abs(clean), abs(bad)
         assert (bad > clean) if higher_is_worse else (bad < clean), (measure, k, clean, bad)
 

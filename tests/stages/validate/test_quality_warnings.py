@@ -12,7 +12,8 @@ WARNED_BY = {
     "sharpness": "sharpness", "noise": "noise", "blockiness": "blockiness",
     "dark_share": "dark_share", "bright_share": "bright_share", "flicker": "flicker",
     "dropped_frames": "dropped_frames", "fps_changes": "fps_changes",
-    "av_start_offset_s": "av_start_offset_s_abs", "interlaced_share": "interlaced_share",
+    "av_start_offset_s": "av_start_offset_s_abs",
+    "av_duration_offset_s": "av_duration_offset_s_abs", "interlaced_share": "interlaced_share",
     "combing": "combing",
 }
 
