@@ -158,3 +158,17 @@ def test_a_frame_without_timestamps_leaves_the_timing_measures_unsaid(tmp_path) 
     if row["dropped_frames"] is not None:  # FFmpeg may invent timestamps at the nominal rate
         assert row["dropped_frames"] == 0
     assert row["sharpness"] is not None and not math.isnan(row["sharpness"])
+
+
+def test_a_measure_that_fails_leaves_the_columns_empty_not_the_verdict(tiny_video,
+                                                                       monkeypatch) -> None:
+    path = tiny_video(n_frames=20)
+
+    def broken(y):
+        raise ValueError("an exotic picture")
+
+    monkeypatch.setattr(quality, "noise", broken)
+    row = probe_file(path, Limits(0.02, 0.1, 0.05, 5.0))
+    assert row["status"] == "ok" and row["frames_decoded"] == 20
+    assert "quality_unmeasured" in row["warnings"].split(",")
+    assert all(row[c] is None for c in quality.COLUMNS) and "_quality" not in row

@@ -294,6 +294,8 @@ def _judge(row: dict, decoded: Decoded, limits: Limits) -> dict:
         warnings.append("fps_mismatch")
     if (row["keyframe_interval_s"] or 0) > limits.max_keyframe_interval_s:
         warnings.append("sparse_keyframes")
+    if row.pop("_quality_failed", ""):
+        warnings.append("quality_unmeasured")
     flagged, combed = row.get("interlaced_share") or 0, row.get("combing") or 0
     if flagged >= 0.5 or combed >= limits.max_combing:
         warnings.append("interlaced")

@@ -193,19 +193,30 @@ class QualityMeter:
         self.brightness: list[float] = []
         self.detail: dict[str, list[float]] = {k: [] for k in (*SERIES[1:], "dark", "bright")}
         self.sampled: list[int] = []
+        self.failed = ""  # why the measures stopped, if they did
 
     def __call__(self, frame: av.VideoFrame) -> None:
-        y = luma(frame)
-        self.interlaced += bool(frame.interlaced_frame)
-        self.brightness.append(float(y[::8, ::8].mean()))
-        if self.count % self.every == 0:
+        if self.failed:
+            return
+        try:
+            y = luma(frame)
+            flagged, mean = bool(frame.interlaced_frame), float(y[::8, ::8].mean())
+            detail = None
+            if self.count % self.every == 0:
+                detail = {"sharpness": sharpness(y), "noise": noise(y),
+                          "blockiness": blockiness(y), "combing": combing(y)}
+                detail["dark"], detail["bright"] = exposure(y)
+        except Exception as exc:  # a measure that cannot read some exotic picture must not
+            # change the file's integrity verdict: the columns stay empty, the probe warns
+            # quality_unmeasured
+            self.failed = f"{type(exc).__name__} on frame {self.count}"
+            return
+        self.interlaced += flagged
+        self.brightness.append(mean)
+        if detail is not None:
             self.sampled.append(self.count)
-            for name, measure in (("sharpness", sharpness), ("noise", noise),
-                                  ("blockiness", blockiness), ("combing", combing)):
-                self.detail[name].append(measure(y))
-            dark, bright = exposure(y)
-            self.detail["dark"].append(dark)
-            self.detail["bright"].append(bright)
+            for name, value in detail.items():
+                self.detail[name].append(value)
         self.count += 1
 
     def summary(self) -> dict:
@@ -312,6 +323,9 @@ def fill(row: dict, decoded: Decoded, meter: QualityMeter, *, full: bool,
     """Fill the quality columns of a probe row from its :class:`~vidlab.media.reference.Decoded`
     and the meter that watched the decode (``full``: every frame was decoded), and keep the
     per-frame series for the side table (``row["_quality"]``)."""
+    if meter.failed:
+        row["_quality_failed"] = meter.failed
+        return
     times = decoded.times() if decoded.timestamps_usable else None
     series = meter.series()
     row.update(meter.summary())

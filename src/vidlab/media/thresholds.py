@@ -4,7 +4,6 @@ EDA page and the dataset card."""
 
 from __future__ import annotations
 
-
 # measure -> (its threshold: a key of params validate.quality, or probe.max_combing; the bad
 # side: "below" the minimum, "above" the maximum, or "apart": its size above the maximum).
 # The manifest suite (expectations/manifest.json) warns on exactly these.
