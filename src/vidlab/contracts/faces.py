@@ -14,7 +14,8 @@ class FacesVideo(Model):
     frames: int
     frames_with_faces: int
     frames_blurred: int
-    verification: Literal["passed", "failed", "not_run"]
+    # undecodable: the file could not be read through (it is left out and quarantined)
+    verification: Literal["passed", "failed", "not_run", "undecodable"]
 
 
 class FacesSummary(Model):
@@ -28,5 +29,6 @@ class FacesSummary(Model):
     frames_blurred: int
     verified: int
     failed: int
+    undecodable: int = 0  # videos the faces pass could not decode (quarantined, not released)
     release_fingerprint: str | None = None
     per_video: list[FacesVideo]

@@ -172,6 +172,7 @@ class FaceResult:
     blurred_at: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> boxes blurred
     margin: float = 1.3
     encoder: dict = field(default_factory=dict)
+    errors: int = 0  # packets the decoder rejected (their frames are not in the copy)
 
 
 def process(src: Path, dst: Path | None, *, detector, every: int = 1, dilate: int = 2,
@@ -193,18 +194,39 @@ def process(src: Path, dst: Path | None, *, detector, every: int = 1, dilate: in
             found: dict[int, np.ndarray] = {}
             index = -1
             streams = [s for s in (video, audio) if s is not None]
+            rate = float(video.average_rate or video.guessed_rate or 30)
+            step = max(1, round(1 / (rate * float(video.time_base)))) if video.time_base else 1
+            last = None
+            held: list = []  # audio that comes before the first picture: the muxer may not
+            # start (write its header) before the video stream exists, or it divides by zero
             for packet in source.demux(*streams):
                 if packet.stream is audio:
                     if out is not None and packet.dts is not None:
                         packet.stream = target
-                        out.mux(packet)
+                        if encoder is None:
+                            held.append(packet)
+                        else:
+                            out.mux(packet)
                     continue
-                for frame in packet.decode():
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # a damaged packet: its frames are lost, as in
+                    result.errors += 1        # the reference decode; the rest is kept
+                    continue
+                for frame in decoded:
                     index += 1
+                    # strictly rising timestamps for the muxer: AVI with B-frames and some
+                    # damaged files give none or repeat them; those frames take the next tick
+                    if frame.pts is None or (last is not None and frame.pts <= last):
+                        frame.pts = 0 if last is None else last + step
+                    last = frame.pts
                     if index == 0:
                         result.rotation = int(frame.rotation or 0)
                         if out is not None:
                             encoder = _encoder(out, video, frame, crf, preset, result)
+                            for early in held:
+                                out.mux(early)
+                            held.clear()
                     k = turns(result.rotation)
                     rgb = upright(frame, k)
                     if index % every == 0:

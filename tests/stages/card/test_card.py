@@ -459,3 +459,22 @@ def test_the_limitations_cite_the_share_past_each_quality_threshold(outputs: dic
 def test_without_quality_columns_the_card_says_nothing_of_picture_quality(outputs) -> None:
     section = _section(build(outputs)[1], "Known limitations and biases")
     assert "Picture quality" not in section  # a manifest from before the measures
+
+
+def test_the_card_says_how_many_videos_the_faces_pass_could_not_decode() -> None:
+    from vidlab.stages.card import render
+    from vidlab.stages.card.inputs import Inputs
+
+    params = params_mod.load(ROOT / "params.yaml")
+    inputs = Inputs(params=params, root=ROOT, reports=ROOT / "reports")
+    video = {"video_id": "aaaa000000000001", "frames": 24, "frames_with_faces": 0,
+             "frames_blurred": 0, "verification": "passed"}
+    inputs.faces = contracts.FacesSummary.model_validate({
+        "mode": "blur", "videos": 2, "videos_with_faces": 0, "frames": 24,
+        "frames_with_faces": 0, "frames_blurred": 0, "verified": 1, "failed": 0,
+        "undecodable": 1, "release_fingerprint": "rl-0123456789abcdef",
+        "per_video": [video, {**video, "video_id": "bbbb000000000002", "frames": 0,
+                              "verification": "undecodable"}]})
+    text = "\n".join(render.faces(inputs))
+    assert "**1 could not be decoded and are left out too**" in text
+    assert "| `bbbb000000000002` | 0 | 0 | 0 | undecodable |" in text

@@ -143,10 +143,13 @@ def faces(inputs: Inputs) -> list[str]:
                      "and re-encoded (H.264, every frame, timestamp and the rotation kept); "
                      "OpenCV's Haar cascades and CenterFace checked every frame: "
                      f"{found.verified} videos passed, **{found.failed} still showed a face "
-                     "and are left out of the release** (`data/release/quarantine.csv`). "
+                     "and are left out of the release** (`data/release/quarantine.csv`)"
+                     + (f"; **{found.undecodable} could not be decoded and are left out "
+                        "too**" if found.undecodable else "") + ". "
                      "Blurring hides faces only: voices, bodies, other people, reflections "
                      "and name tags stay.")
-    shown = [v for v in found.per_video if v.frames_with_faces or v.verification == "failed"]
+    shown = [v for v in found.per_video
+             if v.frames_with_faces or v.verification in ("failed", "undecodable")]
     if shown:
         lines += ["", *markdown_table(
             ["video", "frames", "frames with faces", "frames blurred", "verification"],

