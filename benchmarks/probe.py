@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from sidebyside import alternate, medians
 
 from vidlab import config as params_mod
 from vidlab.core.fsutil import atomic_write_text
@@ -49,13 +50,8 @@ def probing(paths: list[Path], repeats: int) -> dict:
         "vidlab_all_workers": lambda: probe_all(paths, limits, workers=os.cpu_count() or 1,
                                                 timeout_s=timeout),
     }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, func in contenders.items():
-            start = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    times = alternate(contenders, repeats)
+    median = medians(times)
     rows_per_s = {name: len(paths) / t for name, t in median.items()}
     return {
         "videos": len(paths), "cores": os.cpu_count(), "rows_per_s": rows_per_s,
@@ -122,7 +118,7 @@ def validation(rows: int, repeats: int) -> dict:
             start = time.perf_counter()
             pandas_checks(batches, parameters)
             times["pandas_direct"].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = medians(times)
     return {"rows": rows, "seconds": median, "target_s": 5.0,
             "all_passed": all(r.success for r in results.values()),
             "ratio_gx_over_pandas": median["great_expectations_3_suites"]

@@ -24,11 +24,11 @@ import dataclasses
 import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import av
 import numpy as np
+from sidebyside import alternate, medians
 
 from vidlab import config as params_mod
 from vidlab.core.fsutil import atomic_write_text
@@ -79,13 +79,8 @@ def measure(paths: list[Path], frames: int, repeats: int) -> dict:
         "probe_without": lambda: [probe_file(p, without) for p in paths],
         "probe_with": lambda: [probe_file(p, with_quality) for p in paths],
     }
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, func in contenders.items():
-            start = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    times = alternate(contenders, repeats)
+    median = medians(times)
     # paired ratios (the same repeat's two probes ran seconds apart): robust to drift
     paired = [w / o for w, o in zip(times["probe_with"], times["probe_without"], strict=True)]
     return {

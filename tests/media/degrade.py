@@ -41,20 +41,32 @@ def noised(src: Path, dst: Path) -> Path:
     return _rewrite(src, dst, lambda f, _: f + rng.normal(0, 14, f.shape), crf=12)
 
 
-def recompressed(src: Path, dst: Path) -> Path:
-    """An old messenger's copy: MPEG-4 Part 2 (no deblocking filter) at its coarsest quantiser."""
-    frames = read_frames(src)
+def _encode(dst: Path, frames, codec: str, rate: int, options: dict | None = None,
+            setup=None) -> Path:
+    """RGB frames encoded as they come, one tick each (``setup`` adjusts the stream first)."""
+    frames = list(frames)
     with av.open(str(dst), "w", format="mp4") as out:
-        stream = out.add_stream("mpeg4", rate=_fps(src))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.qmin = stream.codec_context.qmax = 31
+        stream = out.add_stream(codec, rate=rate, options=options or {})
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1
+        if setup is not None:
+            setup(stream)
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return dst
+
+
+def recompressed(src: Path, dst: Path) -> Path:
+    """An old messenger's copy: MPEG-4 Part 2 (no deblocking filter) at its coarsest quantiser."""
+
+    def coarsest(stream) -> None:
+        stream.codec_context.qmin = stream.codec_context.qmax = 31
+
+    return _encode(dst, read_frames(src), "mpeg4", _fps(src), setup=coarsest)
 
 
 def dark(src: Path, dst: Path) -> Path:
@@ -93,21 +105,32 @@ def rate_changed(src: Path, dst: Path) -> Path:
     return dst
 
 
-def audio_shifted(src: Path, dst: Path, seconds: float = 0.5) -> Path:
-    """The same packets, the audio's timestamps moved ``seconds`` later."""
+def _remux(src: Path, dst: Path, audio) -> Path:
+    """The video and audio packets copied into an MP4, each audio packet through ``audio``
+    (it returns the packet to write, changed or not, or None to drop it)."""
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
         streams = {s.index: out.add_stream_from_template(s) for s in inp.streams
                    if s.type in ("video", "audio")}
         for packet in inp.demux(list(inp.streams)):
             if packet.dts is None or packet.stream.index not in streams:
                 continue
-            if packet.stream.type == "audio":
-                shift = int(round(seconds / packet.time_base))
-                packet.pts += shift
-                packet.dts += shift
+            if packet.stream.type == "audio" and (packet := audio(packet)) is None:
+                continue
             packet.stream = streams[packet.stream.index]
             out.mux(packet)
     return dst
+
+
+def audio_shifted(src: Path, dst: Path, seconds: float = 0.5) -> Path:
+    """The same packets, the audio's timestamps moved ``seconds`` later."""
+
+    def later(packet):
+        shift = int(round(seconds / packet.time_base))
+        packet.pts += shift
+        packet.dts += shift
+        return packet
+
+    return _remux(src, dst, later)
 
 
 def audio_cut(src: Path, dst: Path, keep: float = 0.5) -> Path:
@@ -116,17 +139,8 @@ def audio_cut(src: Path, dst: Path, keep: float = 0.5) -> Path:
         audio = inp.streams.audio[0]
         end = float(audio.duration * audio.time_base) if audio.duration else float(
             inp.duration / 1e6)
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams
-                   if s.type in ("video", "audio")}
-        for packet in inp.demux(list(inp.streams)):
-            if packet.dts is None or packet.stream.index not in streams:
-                continue
-            if packet.stream.type == "audio" and float(packet.pts * packet.time_base) > keep * end:
-                continue
-            packet.stream = streams[packet.stream.index]
-            out.mux(packet)
-    return dst
+    return _remux(src, dst, lambda packet: None if float(packet.pts * packet.time_base)
+                  > keep * end else packet)
 
 
 def interlaced(src: Path, dst: Path) -> Path:
@@ -141,18 +155,12 @@ def interlaced(src: Path, dst: Path) -> Path:
         frame[1::2] = np.roll(frames[i + 1], 3, axis=1)[1::2]
         woven.append(frame)
     rate = max(1, fps // 2)
-    with av.open(str(dst), "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=rate, options={
-            "crf": "16", "preset": "veryfast", "x264-params": "mbtree=0:interlaced=1:tff=1"})
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.codec_context.thread_count = 1
+
+    def one_tick_a_frame(stream) -> None:
         stream.codec_context.time_base = Fraction(1, rate)
-        for index, image in enumerate(woven):
-            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return dst
+
+    options = {"crf": "16", "preset": "veryfast", "x264-params": "mbtree=0:interlaced=1:tff=1"}
+    return _encode(dst, woven, "libx264", rate, options, setup=one_tick_a_frame)
 
 
 VARIANTS = {
