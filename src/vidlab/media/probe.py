@@ -118,7 +118,7 @@ def probe_file(path: Path, limits: Limits) -> dict:
             bit_rate=container.bit_rate or ctx.bit_rate,
         )
         _audio(container, row)
-    signature, sheet = _pickers(path, limits)
+    signature, sheet = _pickers(path, limits, rate)
     meter = quality.QualityMeter(rate, expected, limits.quality_fps) if limits.quality else None
     fed = [c for c in (signature, sheet, meter) if c is not None]
     feed = (lambda frame: [c(frame) for c in fed]) if fed else None
@@ -151,11 +151,11 @@ def probe_file(path: Path, limits: Limits) -> dict:
 PICK_WINDOW_FRAMES = 2.5  # frames before a sample time converted in case they are the nearest
 
 
-def _pickers(path: Path, limits: Limits) -> tuple:
-    """The signature and contact-sheet pickers for one file (None, None without a duration)."""
+def _pickers(path: Path, limits: Limits, rate: float) -> tuple:
+    """The signature and contact-sheet pickers for one file (None, None without a duration);
+    ``rate``: the stream's frame rate (0: unknown)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.guessed_rate or stream.base_rate or 0)
         tick = float(stream.time_base or 0) or None
         try:
             duration = sig.duration_of(container, stream)

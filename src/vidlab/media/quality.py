@@ -249,14 +249,18 @@ class QualityMeter:
 
 
 def gaps(times: np.ndarray) -> tuple[np.ndarray, float]:
-    """Indices of frames that follow a gap, and the median interval."""
+    """Per frame, the frames a timestamp gap just before it left out (a step above
+    :data:`GAP_FACTOR` x the median interval, counted in intervals), and the median interval
+    (0 when there is none)."""
+    missing = np.zeros(len(times), dtype=np.int32)
     deltas = np.diff(times)
-    if len(deltas) < 2:
-        return np.zeros(0, dtype=np.int64), float(deltas[0]) if len(deltas) else 0.0
-    interval = float(np.median(deltas[deltas > 0])) if (deltas > 0).any() else 0.0
-    if interval <= 0:
-        return np.zeros(0, dtype=np.int64), 0.0
-    return np.flatnonzero(deltas > GAP_FACTOR * interval) + 1, interval
+    rising = deltas[deltas > 0]
+    if len(deltas) < 2 or not len(rising):
+        return missing, float(deltas[0]) if len(deltas) == 1 else 0.0
+    interval = float(np.median(rising))
+    after = np.flatnonzero(deltas > GAP_FACTOR * interval)
+    missing[after + 1] = np.rint(deltas[after] / interval).astype(np.int32) - 1
+    return missing, interval
 
 
 def timing_quality(times: np.ndarray | None, brightness: np.ndarray | None, *,
@@ -268,11 +272,10 @@ def timing_quality(times: np.ndarray | None, brightness: np.ndarray | None, *,
                  "flicker": None, "flicker_hz": None}
     if times is None or len(times) < 3:
         return out
-    after, interval = gaps(times)
+    missing, interval = gaps(times)
     deltas = np.diff(times)
     if interval > 0:
-        missing = np.rint(deltas[after - 1] / interval) - 1
-        out.update(dropped_frames=int(missing.clip(min=1).sum()), longest_gap_s=float(deltas.max()))
+        out.update(dropped_frames=int(missing.sum()), longest_gap_s=float(deltas.max()))
         out["fps_changes"] = fps_changes(deltas, interval, fps_tolerance)
     if brightness is not None and interval > 0 and len(brightness) == len(times):
         out.update(zip(("flicker", "flicker_hz"), flicker(brightness, 1.0 / interval),
@@ -335,15 +338,12 @@ def fill(row: dict, decoded: Decoded, meter: QualityMeter, *, full: bool,
         row["av_start_offset_s"] = decoded.audio_offset_s
         if row["audio_duration_s"] is not None and row["duration_s"]:
             row["av_duration_offset_s"] = row["audio_duration_s"] - row["duration_s"]
-    missing = np.zeros(meter.count, dtype=np.int32)
     if times is not None and full and len(times) == meter.count:
-        after, interval = gaps(times)
-        if len(after):
-            missing[after] = np.rint(np.diff(times)[after - 1] / interval).astype(np.int32) - 1
+        series["missing_before"] = gaps(times)[0]
         series["t"] = times.astype(np.float32)
     else:
+        series["missing_before"] = np.zeros(meter.count, dtype=np.int32)
         series["t"] = np.full(meter.count, np.nan, dtype=np.float32)
-    series["missing_before"] = missing.clip(min=0)
     row["_quality"] = series
 
 
